@@ -1,0 +1,318 @@
+// Package app assembles the server from its parts: database, Redis, domain services, the
+// HTTP API, and the four services (public, api, admin, worker) the binary runs.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+	"gorm.io/gorm"
+
+	"github.com/authproxy/authproxy/server/internal/actor"
+	"github.com/authproxy/authproxy/server/internal/authn"
+	"github.com/authproxy/authproxy/server/internal/config"
+	"github.com/authproxy/authproxy/server/internal/httpapi"
+	"github.com/authproxy/authproxy/server/internal/namespace"
+	"github.com/authproxy/authproxy/server/internal/problem"
+	"github.com/authproxy/authproxy/server/internal/store"
+)
+
+// Services the binary can run.
+const (
+	Public = "public"
+	API    = "api"
+	Admin  = "admin"
+	Worker = "worker"
+)
+
+// AllServices lists every service in port order.
+var AllServices = []string{Public, API, Admin, Worker}
+
+// App is a running server's shared state.
+type App struct {
+	Config     config.Config
+	Logger     *slog.Logger
+	DB         *gorm.DB
+	Redis      redis.UniversalClient
+	Namespaces *namespace.Service
+	Actors     *actor.Service
+	Verifier   *authn.Verifier
+	Registry   *prometheus.Registry
+
+	metrics *httpapi.Metrics
+	mini    *miniredis.Miniredis
+}
+
+// New opens the database and Redis and builds the services. In dev mode (or with
+// AutoMigrate) it applies pending migrations first.
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	a := &App{Config: cfg, Logger: logger}
+	if cfg.Dev && cfg.DataDir != "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("data dir: %w", err)
+		}
+	}
+	db, err := store.Open(ctx, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	a.DB = db
+	if cfg.Dev || cfg.AutoMigrate {
+		applied, err := store.Migrate(ctx, db)
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+		if len(applied) > 0 {
+			logger.Info("applied migrations", "versions", applied)
+		}
+	}
+	if err := a.openRedis(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	secret, err := loadSystemSecret(cfg)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Actors = &actor.Service{DB: db}
+	a.Namespaces = &namespace.Service{DB: db, Dependents: []namespace.Dependent{actor.Dependent}}
+	a.Verifier = &authn.Verifier{
+		Actors:       a.Actors,
+		Nonces:       authn.NewRedisNonces(a.Redis, "authproxy:nonce:"),
+		SystemSecret: secret,
+		MaxLifetime:  cfg.Auth.MaxTokenLifetime.Duration,
+		Leeway:       cfg.Auth.ClockSkew.Duration,
+	}
+	if err := a.Namespaces.EnsureRoot(ctx); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("create root namespace (is the schema migrated? run `authproxy migrate`): %w", err)
+	}
+	a.Registry = prometheus.NewRegistry()
+	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.metrics = httpapi.NewMetrics(a.Registry)
+	return a, nil
+}
+
+func (a *App) openRedis(ctx context.Context) error {
+	addr := a.Config.Redis.Addr
+	if addr == "" {
+		if !a.Config.Dev {
+			return errors.New("redis: no address configured")
+		}
+		m := miniredis.NewMiniRedis()
+		if err := m.StartAddr("127.0.0.1:0"); err != nil {
+			return fmt.Errorf("in-process redis: %w", err)
+		}
+		a.mini = m
+		addr = m.Addr()
+	}
+	a.Redis = redis.NewClient(&redis.Options{Addr: addr, Password: a.Config.Redis.Password, DB: a.Config.Redis.DB})
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := a.Redis.Ping(pctx).Err(); err != nil {
+		return fmt.Errorf("redis %s: %w", addr, err)
+	}
+	return nil
+}
+
+// RedisAddr is the address of the Redis in use (the in-process one in dev mode).
+func (a *App) RedisAddr() string {
+	if a.mini != nil {
+		return a.mini.Addr()
+	}
+	return a.Config.Redis.Addr
+}
+
+func loadSystemSecret(cfg config.Config) ([]byte, error) {
+	if v := os.Getenv("AUTHPROXY_SYSTEM_SECRET"); v != "" {
+		return []byte(v), nil
+	}
+	path := cfg.Auth.SystemSecretFile
+	if path == "" {
+		return nil, nil // system tokens disabled
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && cfg.Dev {
+		secret := make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, err
+		}
+		return secret, os.WriteFile(path, secret, 0o600)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("system secret: %w", err)
+	}
+	if len(b) < 32 {
+		return nil, fmt.Errorf("system secret %s: needs at least 32 bytes", path)
+	}
+	return b, nil
+}
+
+// Ready checks the database and Redis are reachable.
+func (a *App) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := store.Ping(ctx, a.DB); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if err := a.Redis.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	return nil
+}
+
+// Handler returns the complete HTTP handler of one service.
+func (a *App) Handler(service string) (http.Handler, error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = fmt.Fprintf(w, "{\"status\":\"ok\",\"service\":%q}\n", service)
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := a.Ready(r.Context()); err != nil {
+			a.Logger.WarnContext(r.Context(), "not ready", "error", err)
+			problem.Write(w, problem.New(http.StatusServiceUnavailable, "not ready: %v", err))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = fmt.Fprintf(w, "{\"status\":\"ready\",\"service\":%q}\n", service)
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
+	switch service {
+	case API, Admin:
+		h, err := httpapi.New(httpapi.Config{Namespaces: a.Namespaces, Actors: a.Actors, Verifier: a.Verifier, Audience: service, Logger: a.Logger})
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("/", h)
+	case Public, Worker:
+		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			problem.Write(w, problem.NotFound("no route for %s %s on the %s service", r.Method, r.URL.Path, service))
+		})
+	default:
+		return nil, fmt.Errorf("unknown service %q (use %s)", service, strings.Join(AllServices, ", "))
+	}
+	return httpapi.Instrument(service, a.Logger, a.metrics)(mux), nil
+}
+
+// Listener is a bound service.
+type Listener struct {
+	Service string
+	net.Listener
+}
+
+// Listen binds the listed services to their configured addresses.
+func (a *App) Listen(services []string) ([]Listener, error) {
+	var out []Listener
+	for _, s := range services {
+		addr := a.address(s)
+		if addr == "" {
+			return nil, fmt.Errorf("unknown service %q (use %s)", s, strings.Join(AllServices, ", "))
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, o := range out {
+				_ = o.Close()
+			}
+			return nil, fmt.Errorf("%s service: %w", s, err)
+		}
+		out = append(out, Listener{Service: s, Listener: l})
+	}
+	return out, nil
+}
+
+func (a *App) address(service string) string {
+	switch service {
+	case Public:
+		return a.Config.Listen.Public
+	case API:
+		return a.Config.Listen.API
+	case Admin:
+		return a.Config.Listen.Admin
+	case Worker:
+		return a.Config.Listen.Worker
+	}
+	return ""
+}
+
+// Serve serves every listener until ctx is cancelled, then shuts down gracefully: it stops
+// accepting, lets in-flight requests finish within the shutdown timeout, and returns.
+func (a *App) Serve(ctx context.Context, ls []Listener) error {
+	var servers []*http.Server
+	errs := make(chan error, len(ls))
+	for _, l := range ls {
+		h, err := a.Handler(l.Service)
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+			ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn)}
+		servers = append(servers, srv)
+		go func(l Listener) {
+			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs <- fmt.Errorf("%s service: %w", l.Service, err)
+			}
+		}(l)
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errs:
+	}
+	timeout := a.Config.ShutdownTimeout.Duration
+	if timeout <= 0 {
+		timeout = 20 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, s := range servers {
+		wg.Add(1)
+		go func(s *http.Server) {
+			defer wg.Done()
+			if err := s.Shutdown(sctx); err != nil {
+				a.Logger.Warn("shutdown did not finish in time", "error", err)
+			}
+		}(s)
+	}
+	wg.Wait()
+	return serveErr
+}
+
+// Close releases the database and Redis.
+func (a *App) Close() {
+	if a.Redis != nil {
+		_ = a.Redis.Close()
+	}
+	if a.mini != nil {
+		a.mini.Close()
+	}
+	if a.DB != nil {
+		if sqlDB, err := a.DB.DB(); err == nil {
+			_ = sqlDB.Close()
+		}
+	}
+}

@@ -1,0 +1,178 @@
+// Package config reads the server's configuration: a YAML file when one is given, then
+// AUTHPROXY_* environment variables; with neither, the embedded development defaults.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/authproxy/authproxy/server/internal/store"
+)
+
+// Config is everything the server needs.
+type Config struct {
+	// Dev turns on the embedded defaults: SQLite and keys under DataDir, an in-process
+	// Redis, a bootstrap admin actor. It is on when no config file is given.
+	Dev     bool         `yaml:"dev"`
+	DataDir string       `yaml:"dataDir"`
+	DB      store.Config `yaml:"database"`
+	Redis   Redis        `yaml:"redis"`
+	Listen  Listen       `yaml:"listen"`
+	Auth    Auth         `yaml:"auth"`
+	Log     Log          `yaml:"log"`
+	// AutoMigrate applies pending migrations at start (always on in dev mode).
+	AutoMigrate bool `yaml:"autoMigrate"`
+	// ShutdownTimeout bounds how long in-flight requests may take to finish on SIGTERM.
+	ShutdownTimeout Duration `yaml:"shutdownTimeout"`
+}
+
+// Redis names the Redis server; empty Addr in dev mode means in-process.
+type Redis struct {
+	Addr     string `yaml:"addr"`
+	Password string `yaml:"password"`
+	DB       int    `yaml:"db"`
+}
+
+// Listen holds the address of each service.
+type Listen struct {
+	Public string `yaml:"public"`
+	API    string `yaml:"api"`
+	Admin  string `yaml:"admin"`
+	Worker string `yaml:"worker"`
+}
+
+// Auth configures token verification.
+type Auth struct {
+	MaxTokenLifetime Duration `yaml:"maxTokenLifetime"`
+	ClockSkew        Duration `yaml:"clockSkew"`
+	// SystemSecretFile holds the HMAC secret of system tokens for internal hops.
+	SystemSecretFile string `yaml:"systemSecretFile"`
+}
+
+// Log configures logging.
+type Log struct {
+	Format string `yaml:"format"` // "json" or "text"
+	Level  string `yaml:"level"`  // debug, info, warn, error
+}
+
+// Duration is a time.Duration read from strings like "90s" or "1h".
+type Duration struct{ time.Duration }
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (for example 30s, 5m, 1h)", n.Line, n.Value)
+	}
+	d.Duration = v
+	return nil
+}
+
+// Default returns the development configuration rooted at dataDir.
+func Default(dataDir string) Config {
+	return Config{
+		Dev:     true,
+		DataDir: dataDir,
+		DB:      store.Config{Driver: store.SQLite, DSN: filepath.Join(dataDir, "authproxy.db")},
+		Listen:  Listen{Public: "127.0.0.1:8080", API: "127.0.0.1:8081", Admin: "127.0.0.1:8082", Worker: "127.0.0.1:8083"},
+		Auth: Auth{MaxTokenLifetime: Duration{time.Hour}, ClockSkew: Duration{30 * time.Second},
+			SystemSecretFile: filepath.Join(dataDir, "system_secret")},
+		Log:             Log{Format: "text", Level: "info"},
+		AutoMigrate:     true,
+		ShutdownTimeout: Duration{20 * time.Second},
+	}
+}
+
+// Load reads path (or, when path is empty, the dev defaults under ./.authproxy) and then
+// applies AUTHPROXY_* environment overrides.
+func Load(path string) (Config, error) {
+	cfg := Default(".authproxy")
+	if path != "" {
+		cfg.Dev = false
+		cfg.AutoMigrate = false
+		cfg.Log.Format = "json"
+		cfg.Listen = Listen{Public: ":8080", API: ":8081", Admin: ":8082", Worker: ":8083"}
+		cfg.Auth.SystemSecretFile = ""
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(b)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil {
+			return Config{}, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(&cfg, os.LookupEnv); err != nil {
+		return Config{}, err
+	}
+	return cfg, cfg.Validate()
+}
+
+func applyEnv(cfg *Config, lookup func(string) (string, bool)) error {
+	str := map[string]*string{
+		"AUTHPROXY_DATABASE_DRIVER":    &cfg.DB.Driver,
+		"AUTHPROXY_DATABASE_DSN":       &cfg.DB.DSN,
+		"AUTHPROXY_REDIS_ADDR":         &cfg.Redis.Addr,
+		"AUTHPROXY_REDIS_PASSWORD":     &cfg.Redis.Password,
+		"AUTHPROXY_LISTEN_PUBLIC":      &cfg.Listen.Public,
+		"AUTHPROXY_LISTEN_API":         &cfg.Listen.API,
+		"AUTHPROXY_LISTEN_ADMIN":       &cfg.Listen.Admin,
+		"AUTHPROXY_LISTEN_WORKER":      &cfg.Listen.Worker,
+		"AUTHPROXY_SYSTEM_SECRET_FILE": &cfg.Auth.SystemSecretFile,
+		"AUTHPROXY_LOG_FORMAT":         &cfg.Log.Format,
+		"AUTHPROXY_LOG_LEVEL":          &cfg.Log.Level,
+		"AUTHPROXY_DATA_DIR":           &cfg.DataDir,
+	}
+	for name, dst := range str {
+		if v, ok := lookup(name); ok && v != "" {
+			*dst = v
+		}
+	}
+	if v, ok := lookup("AUTHPROXY_MAX_TOKEN_LIFETIME"); ok && v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("AUTHPROXY_MAX_TOKEN_LIFETIME: %q is not a duration", v)
+		}
+		cfg.Auth.MaxTokenLifetime = Duration{d}
+	}
+	if v, ok := lookup("AUTHPROXY_AUTO_MIGRATE"); ok && v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("AUTHPROXY_AUTO_MIGRATE: %q is not true or false", v)
+		}
+		cfg.AutoMigrate = b
+	}
+	return nil
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	switch c.DB.Driver {
+	case store.SQLite, store.Postgres:
+	default:
+		return fmt.Errorf("config: database.driver %q must be %q or %q", c.DB.Driver, store.SQLite, store.Postgres)
+	}
+	if c.DB.DSN == "" {
+		return errors.New("config: database.dsn is required")
+	}
+	if !c.Dev && c.Redis.Addr == "" {
+		return errors.New("config: redis.addr is required outside dev mode")
+	}
+	if c.Auth.MaxTokenLifetime.Duration <= 0 {
+		return errors.New("config: auth.maxTokenLifetime must be positive")
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		return fmt.Errorf("config: log.format %q must be json or text", c.Log.Format)
+	}
+	return nil
+}

@@ -1,0 +1,94 @@
+package httpapi
+
+import (
+	"github.com/authproxy/authproxy/server/internal/actor"
+	"github.com/authproxy/authproxy/server/internal/api"
+	"github.com/authproxy/authproxy/server/internal/authz"
+	"github.com/authproxy/authproxy/server/internal/namespace"
+	"github.com/authproxy/authproxy/server/internal/store"
+)
+
+func toAPINamespace(n *namespace.Namespace) api.Namespace {
+	return api.Namespace{Path: n.Path, Labels: n.Labels, Annotations: n.Annotations, CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt}
+}
+
+func toAPIActor(a *actor.Actor) api.Actor {
+	return api.Actor{
+		Id: a.ID, Namespace: a.Namespace, ExternalId: a.ExternalID, Name: a.Name,
+		Permissions: toAPIPermissions(a.Permissions), PublicKeys: a.PublicKeys,
+		Labels: a.Labels, Annotations: a.Annotations, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
+	}
+}
+
+func toAPIPermissions(ps []authz.Permission) []api.Permission {
+	out := make([]api.Permission, 0, len(ps))
+	for _, p := range ps {
+		ap := api.Permission{Namespace: p.Namespace}
+		for _, r := range p.Resources {
+			ap.Resources = append(ap.Resources, api.Resource(r))
+		}
+		for _, v := range p.Verbs {
+			ap.Verbs = append(ap.Verbs, api.Verb(v))
+		}
+		if len(p.ResourceIDs) > 0 {
+			ids := append([]string(nil), p.ResourceIDs...)
+			ap.ResourceIds = &ids
+		}
+		out = append(out, ap)
+	}
+	return out
+}
+
+func fromAPIPermissions(ps []api.Permission) []authz.Permission {
+	out := make([]authz.Permission, 0, len(ps))
+	for _, ap := range ps {
+		p := authz.Permission{Namespace: ap.Namespace}
+		for _, r := range ap.Resources {
+			p.Resources = append(p.Resources, string(r))
+		}
+		for _, v := range ap.Verbs {
+			p.Verbs = append(p.Verbs, string(v))
+		}
+		if ap.ResourceIds != nil {
+			p.ResourceIDs = append([]string(nil), (*ap.ResourceIds)...)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func mapOrNil[T ~map[string]string](m *T) map[string]string {
+	if m == nil {
+		return nil
+	}
+	return map[string]string(*m)
+}
+
+func mapPtr[T ~map[string]string](m *T) *map[string]string {
+	if m == nil {
+		return nil
+	}
+	mm := map[string]string(*m)
+	if mm == nil {
+		mm = map[string]string{}
+	}
+	return &mm
+}
+
+func page(limit *int, cursor *string) store.Page {
+	var p store.Page
+	if limit != nil {
+		p.Limit = *limit
+	}
+	if cursor != nil {
+		p.Cursor = *cursor
+	}
+	return p
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

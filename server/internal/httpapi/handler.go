@@ -1,0 +1,123 @@
+// Package httpapi implements the generated strict-server interface of the OpenAPI contract:
+// one file per resource, with authentication, request validation and problem responses kept
+// in middleware.
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/gorilla/mux"
+	"sigs.k8s.io/yaml"
+
+	"github.com/authproxy/authproxy/server/internal/actor"
+	"github.com/authproxy/authproxy/server/internal/api"
+	"github.com/authproxy/authproxy/server/internal/authn"
+	"github.com/authproxy/authproxy/server/internal/namespace"
+	"github.com/authproxy/authproxy/server/internal/problem"
+)
+
+// MaxBodyBytes bounds every request body.
+const MaxBodyBytes = 1 << 20
+
+// Config wires the API to the domain.
+type Config struct {
+	Namespaces *namespace.Service
+	Actors     *actor.Service
+	Verifier   *authn.Verifier
+	// Audience is the service name tokens must carry in aud ("admin", "api").
+	Audience string
+	Logger   *slog.Logger
+}
+
+// Server implements api.StrictServerInterface.
+type Server struct {
+	namespaces *namespace.Service
+	actors     *actor.Service
+}
+
+var _ api.StrictServerInterface = (*Server)(nil)
+
+// Spec returns the embedded OpenAPI document.
+func Spec() (*openapi3.T, error) { return api.GetSwagger() }
+
+// New returns the handler serving /api/v1 and the spec at /openapi.json and /openapi.yaml.
+func New(cfg Config) (http.Handler, error) {
+	spec, err := api.GetSwagger()
+	if err != nil {
+		return nil, err
+	}
+	specJSON, err := spec.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	specYAML, err := yaml.JSONToYAML(specJSON)
+	if err != nil {
+		return nil, err
+	}
+	srv := &Server{namespaces: cfg.Namespaces, actors: cfg.Actors}
+	strict := api.NewStrictHandlerWithOptions(srv, nil, api.StrictHTTPServerOptions{
+		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
+			writeProblem(w, r, problem.InvalidField("body", "%v", err))
+		},
+		ResponseErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
+			p := problem.As(err)
+			if p.Status >= 500 {
+				logger(cfg.Logger).ErrorContext(r.Context(), "request failed", "error", err, "request_id", RequestID(r.Context()))
+			}
+			writeProblem(w, r, p)
+		},
+	})
+	router := mux.NewRouter()
+	router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, problem.NotFound("no route for %s %s", r.Method, r.URL.Path))
+	})
+	router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, problem.New(http.StatusMethodNotAllowed, "method %s is not allowed on %s", r.Method, r.URL.Path))
+	})
+	router.Methods(http.MethodGet).Path("/openapi.json").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(specJSON)
+	})
+	router.Methods(http.MethodGet).Path("/openapi.yaml").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(specYAML)
+	})
+	apiRouter := mux.NewRouter()
+	apiRouter.NotFoundHandler = router.NotFoundHandler
+	apiRouter.MethodNotAllowedHandler = router.MethodNotAllowedHandler
+	apiRouter.Use(limitBody, authenticate(cfg.Verifier, cfg.Audience, cfg.Logger), validateRequests(spec))
+	api.HandlerWithOptions(strict, api.GorillaServerOptions{
+		BaseRouter: apiRouter,
+		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
+			writeProblem(w, r, problem.InvalidField("parameters", "%v", err))
+		},
+	})
+	router.PathPrefix("/api/").Handler(apiRouter)
+	return router, nil
+}
+
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func logger(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.Default()
+	}
+	return l
+}
+
+// writeProblem writes p with the request id of r.
+func writeProblem(w http.ResponseWriter, r *http.Request, p *problem.Error) {
+	cp := *p
+	cp.RequestID = RequestID(r.Context())
+	cp.Instance = r.URL.Path
+	problem.Write(w, &cp)
+}

@@ -167,6 +167,18 @@ func (s *Server) AdminClient(t testing.TB) *sdk.ClientWithResponses {
 	return c
 }
 
+// FreshPostgres creates a uniquely named schema in the database at dsn, drops it when t
+// ends, and returns a DSN whose search_path is that schema.
+func FreshPostgres(t testing.TB, dsn string) string {
+	t.Helper()
+	out, drop, err := freshSchema(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("testserver: %v", err)
+	}
+	t.Cleanup(drop)
+	return out
+}
+
 // freshSchema creates a uniquely named schema and returns a DSN whose search_path is it.
 func freshSchema(ctx context.Context, dsn string) (string, func(), error) {
 	var b [6]byte

@@ -1,0 +1,74 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestExampleConfigsLoad(t *testing.T) {
+	for _, f := range []string{"../../config.example.yaml", "../../config.compose.yaml"} {
+		t.Setenv("AUTHPROXY_SYSTEM_SECRET", "")
+		cfg, err := Load(f)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if cfg.Dev || cfg.DB.Driver != "postgres" || cfg.Redis.Addr == "" {
+			t.Fatalf("%s: unexpected %+v", f, cfg)
+		}
+	}
+}
+
+func TestDevDefaults(t *testing.T) {
+	cfg, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Dev || cfg.DB.Driver != "sqlite" || cfg.Listen.Admin != "127.0.0.1:8082" || !cfg.AutoMigrate {
+		t.Fatalf("unexpected dev defaults %+v", cfg)
+	}
+}
+
+func TestBadConfigs(t *testing.T) {
+	cases := map[string]string{
+		"unknown field":  "databse:\n  driver: sqlite\n",
+		"bad driver":     "database:\n  driver: mysql\n  dsn: x\nredis:\n  addr: x:1\n",
+		"no redis":       "database:\n  driver: sqlite\n  dsn: x.db\n",
+		"bad duration":   "database:\n  driver: sqlite\n  dsn: x.db\nredis:\n  addr: x:1\nauth:\n  maxTokenLifetime: soon\n",
+		"bad log format": "database:\n  driver: sqlite\n  dsn: x.db\nredis:\n  addr: x:1\nlog:\n  format: xml\n",
+	}
+	want := map[string]string{
+		"unknown field": "field databse not found", "bad driver": `"mysql"`, "no redis": "redis.addr is required",
+		"bad duration": "not a duration", "bad log format": "log.format",
+	}
+	for name, body := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "c.yaml")
+			if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(p)
+			if err == nil || !strings.Contains(err.Error(), want[name]) {
+				t.Fatalf("got %v, want mention of %q", err, want[name])
+			}
+		})
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	t.Setenv("AUTHPROXY_DATABASE_DRIVER", "postgres")
+	t.Setenv("AUTHPROXY_DATABASE_DSN", "postgres://x")
+	t.Setenv("AUTHPROXY_MAX_TOKEN_LIFETIME", "10m")
+	cfg, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DB.Driver != "postgres" || cfg.DB.DSN != "postgres://x" || cfg.Auth.MaxTokenLifetime.Minutes() != 10 {
+		t.Fatalf("env not applied: %+v", cfg)
+	}
+	t.Setenv("AUTHPROXY_MAX_TOKEN_LIFETIME", "long")
+	if _, err := Load(""); err == nil || !strings.Contains(err.Error(), "AUTHPROXY_MAX_TOKEN_LIFETIME") {
+		t.Fatalf("want env error, got %v", err)
+	}
+}

@@ -195,7 +195,7 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(200 * time.Millisecond) // the request is now in flight
-	cancel()                            // what SIGTERM does
+	cancel()                           // what SIGTERM does
 	time.Sleep(200 * time.Millisecond)
 	select {
 	case err := <-done:
@@ -287,4 +287,3 @@ func TestMigrateDevDatabase(t *testing.T) {
 		t.Fatalf("version: %q", out)
 	}
 }
-

@@ -69,9 +69,10 @@ type Server struct {
 	AdminID      string
 	DataDir      string
 
-	app    *app.App
-	cancel context.CancelFunc
-	done   chan error
+	app      *app.App
+	cancel   context.CancelFunc
+	done     chan error
+	cleanups []func()
 }
 
 // Start runs a server for the duration of t.
@@ -83,6 +84,21 @@ func Start(t testing.TB, o Options) *Server {
 	}
 	t.Cleanup(s.Close)
 	return s
+}
+
+// New starts a server whose files live in dir, for callers without a testing.TB (such as
+// TestMain). Close it when done.
+func New(dir string, o Options) (*Server, error) {
+	var cleanups []func()
+	s, err := start(dir, o, func(f func()) { cleanups = append(cleanups, f) })
+	if err != nil {
+		for _, f := range cleanups {
+			f()
+		}
+		return nil, err
+	}
+	s.cleanups = cleanups
+	return s, nil
 }
 
 func start(dir string, o Options, cleanup func(func())) (*Server, error) {
@@ -155,6 +171,9 @@ func (s *Server) Close() {
 	<-s.done
 	s.app.Close()
 	s.cancel = nil
+	for _, f := range s.cleanups {
+		f()
+	}
 }
 
 // AdminClient returns an SDK client for the admin service signed by the bootstrap admin.

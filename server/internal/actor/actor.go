@@ -281,18 +281,12 @@ func (s *Service) List(ctx context.Context, o ListOptions) ([]Actor, string, err
 	}
 	q = store.WhereScope(q, o.Scope, "namespace", "id")
 	q = store.WhereSelector(q, store.LabelActor, "actors.id", o.Selector)
-	q, limit, err := store.WherePage(q, "id", o.Page)
-	if err != nil {
+	rows, next, err := store.FindPage(q, "id", o.Page, func(r *row) string { return r.ID })
+	if errors.Is(err, store.ErrBadCursor) {
 		return nil, "", problem.InvalidField("cursor", "%v", err)
 	}
-	var rows []row
-	if err := q.Find(&rows).Error; err != nil {
+	if err != nil {
 		return nil, "", fmt.Errorf("list actors: %w", err)
-	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = store.NextCursor(limit+1, limit, rows[limit-1].ID)
 	}
 	out, err := s.hydrate(ctx, rows)
 	return out, next, err

@@ -229,18 +229,12 @@ func (s *Service) List(ctx context.Context, o ListOptions) ([]Namespace, string,
 	}
 	q = store.WhereScope(q, o.Scope, "path", "path")
 	q = store.WhereSelector(q, store.LabelNamespace, "namespaces.path", o.Selector)
-	q, limit, err := store.WherePage(q, "path", o.Page)
-	if err != nil {
+	rows, next, err := store.FindPage(q, "path", o.Page, func(r *row) string { return r.Path })
+	if errors.Is(err, store.ErrBadCursor) {
 		return nil, "", problem.InvalidField("cursor", "%v", err)
 	}
-	var rows []row
-	if err := q.Find(&rows).Error; err != nil {
+	if err != nil {
 		return nil, "", fmt.Errorf("list namespaces: %w", err)
-	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = store.NextCursor(limit+1, limit, rows[limit-1].Path)
 	}
 	out, err := s.hydrate(ctx, rows)
 	return out, next, err

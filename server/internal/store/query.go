@@ -174,3 +174,21 @@ func NextCursor(fetched, limit int, lastKey string) string {
 	}
 	return base64.RawURLEncoding.EncodeToString([]byte(lastKey))
 }
+
+// FindPage runs q for one page ordered by keyColumn, starting after p.Cursor, and returns
+// the rows with the cursor of the next page ("" on the last page). key reads a row's key.
+func FindPage[T any](q *gorm.DB, keyColumn string, p Page, key func(*T) string) ([]T, string, error) {
+	q, limit, err := WherePage(q, keyColumn, p)
+	if err != nil {
+		return nil, "", err
+	}
+	var rows []T
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, "", err
+	}
+	if len(rows) <= limit {
+		return rows, "", nil
+	}
+	rows = rows[:limit]
+	return rows, NextCursor(limit+1, limit, key(&rows[limit-1])), nil
+}

@@ -142,23 +142,14 @@ func TestScopeSelectorAndPaging(t *testing.T) {
 			var seen []string
 			cursor := ""
 			for i := 0; i < 10; i++ {
-				q, limit, err := store.WherePage(db.Model(&item{}), "id", store.Page{Limit: 2, Cursor: cursor})
+				got, next, err := store.FindPage(db.Model(&item{}), "id", store.Page{Limit: 2, Cursor: cursor}, func(r *item) string { return r.ID })
 				if err != nil {
 					t.Fatal(err)
-				}
-				var got []item
-				if err := q.Find(&got).Error; err != nil {
-					t.Fatal(err)
-				}
-				n := len(got)
-				if n > limit {
-					got = got[:limit]
 				}
 				for _, g := range got {
 					seen = append(seen, g.ID)
 				}
-				cursor = store.NextCursor(n, limit, got[len(got)-1].ID)
-				if cursor == "" {
+				if cursor = next; cursor == "" {
 					break
 				}
 			}

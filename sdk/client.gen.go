@@ -110,7 +110,7 @@ type Actor struct {
 	Namespace   NamespacePath `json:"namespace"`
 	Permissions []Permission  `json:"permissions"`
 
-	// PublicKeys Registered public keys, as given (OpenSSH `authorized_keys` lines or PEM).
+	// PublicKeys Registered public keys as given (OpenSSH `authorized_keys` lines or PEM), with surrounding whitespace trimmed.
 	PublicKeys []string  `json:"publicKeys"`
 	UpdatedAt  time.Time `json:"updatedAt"`
 }

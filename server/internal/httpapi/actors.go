@@ -12,11 +12,14 @@ import (
 )
 
 // checkGrant refuses permissions the caller does not hold itself: nobody can hand out more
-// than it has.
-func checkGrant(ctx context.Context, ps []authz.Permission) error {
+// than it has. Malformed permissions are left to validation, which answers 400 naming them.
+func checkGrant(ctx context.Context, actorNamespace string, ps []authz.Permission) error {
 	c := CallerFrom(ctx)
 	var fields []problem.FieldError
 	for i, p := range ps {
+		if len(authz.Validate(p, actorNamespace)) > 0 {
+			continue
+		}
 		if !authz.Covers(c.Effective, p) {
 			fields = append(fields, problem.FieldError{Field: fmt.Sprintf("permissions[%d]", i),
 				Message: "grants more than the calling actor holds; an actor can only grant permissions it has"})
@@ -72,7 +75,7 @@ func (s *Server) CreateActor(ctx context.Context, req api.CreateActorRequestObje
 		Labels: mapOrNil(b.Labels), Annotations: mapOrNil(b.Annotations)}
 	if b.Permissions != nil {
 		a.Permissions = fromAPIPermissions(*b.Permissions)
-		if err := checkGrant(ctx, a.Permissions); err != nil {
+		if err := checkGrant(ctx, a.Namespace, a.Permissions); err != nil {
 			return nil, err
 		}
 	}
@@ -120,7 +123,7 @@ func (s *Server) update(ctx context.Context, get func() (*actor.Actor, error), b
 	p := actor.Patch{Name: b.Name, PublicKeys: b.PublicKeys, Labels: mapPtr(b.Labels), Annotations: mapPtr(b.Annotations)}
 	if b.Permissions != nil {
 		ps := fromAPIPermissions(*b.Permissions)
-		if err := checkGrant(ctx, ps); err != nil {
+		if err := checkGrant(ctx, a.Namespace, ps); err != nil {
 			return nil, err
 		}
 		p.Permissions = &ps

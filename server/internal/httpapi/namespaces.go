@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"strings"
 
 	"github.com/authproxy/authproxy/server/internal/api"
 	"github.com/authproxy/authproxy/server/internal/authz"
@@ -20,7 +21,7 @@ func validPath(field, p string) error {
 func parseSelector(s *string) (labels.Selector, error) {
 	sel, err := labels.ParseSelector(deref(s))
 	if err != nil {
-		return labels.Selector{}, problem.InvalidField("labelSelector", "%v", err)
+		return labels.Selector{}, problem.InvalidField("labelSelector", "%s", strings.TrimPrefix(err.Error(), "labelSelector: "))
 	}
 	return sel, nil
 }

@@ -127,8 +127,11 @@ func (s *Service) Create(ctx context.Context, a Actor) (*Actor, error) {
 			return problem.InvalidField("namespace", "namespace %q does not exist", a.Namespace)
 		}
 		if err := tx.Create(&r).Error; err != nil {
-			if store.IsUniqueViolation(err) {
+			switch {
+			case store.IsUniqueViolation(err):
 				return problem.Conflict("an actor with externalId %q already exists in namespace %q", a.ExternalID, a.Namespace)
+			case store.IsForeignKeyViolation(err): // the namespace was deleted meanwhile
+				return problem.InvalidField("namespace", "namespace %q does not exist", a.Namespace)
 			}
 			return err
 		}

@@ -445,6 +445,10 @@ func parsePermissions(raw json.RawMessage) ([]authz.Permission, bool) {
 		if p.Namespace == "" || len(p.Resources) == 0 || len(p.Verbs) == 0 {
 			return nil, false
 		}
+		// An empty resourceIds list would read as "any id": refuse it rather than widen.
+		if p.ResourceIDs != nil && len(p.ResourceIDs) == 0 {
+			return nil, false
+		}
 		for _, s := range p.Resources {
 			if s == "" {
 				return nil, false

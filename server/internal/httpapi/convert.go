@@ -50,7 +50,10 @@ func fromAPIPermissions(ps []api.Permission) []authz.Permission {
 			p.Verbs = append(p.Verbs, string(v))
 		}
 		if ap.ResourceIds != nil {
-			p.ResourceIDs = append([]string(nil), (*ap.ResourceIds)...)
+			// Keep an empty list empty (not nil) so validation refuses it instead of it
+			// silently meaning "any id".
+			p.ResourceIDs = make([]string, len(*ap.ResourceIds))
+			copy(p.ResourceIDs, *ap.ResourceIds)
 		}
 		out = append(out, p)
 	}

@@ -7,9 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/gorilla/mux"
-	"sigs.k8s.io/yaml"
 
 	"github.com/authproxy/authproxy/server/internal/actor"
 	"github.com/authproxy/authproxy/server/internal/api"
@@ -39,23 +37,17 @@ type Server struct {
 
 var _ api.StrictServerInterface = (*Server)(nil)
 
-// Spec returns the embedded OpenAPI document.
-func Spec() (*openapi3.T, error) { return api.GetSwagger() }
-
 // New returns the handler serving /api/v1 and the spec at /openapi.json and /openapi.yaml.
 func New(cfg Config) (http.Handler, error) {
-	spec, err := api.GetSwagger()
+	spec, err := api.Spec()
 	if err != nil {
 		return nil, err
 	}
-	specJSON, err := spec.MarshalJSON()
+	specJSON, err := api.SpecJSON()
 	if err != nil {
 		return nil, err
 	}
-	specYAML, err := yaml.JSONToYAML(specJSON)
-	if err != nil {
-		return nil, err
-	}
+	specYAML := api.SpecYAML
 	srv := &Server{namespaces: cfg.Namespaces, actors: cfg.Actors}
 	strict := api.NewStrictHandlerWithOptions(srv, nil, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -87,7 +79,7 @@ func New(cfg Config) (http.Handler, error) {
 	apiRouter := mux.NewRouter()
 	apiRouter.NotFoundHandler = router.NotFoundHandler
 	apiRouter.MethodNotAllowedHandler = router.MethodNotAllowedHandler
-	apiRouter.Use(limitBody, authenticate(cfg.Verifier, cfg.Audience, cfg.Logger), validateRequests(spec))
+	apiRouter.Use(limitBody, authenticate(cfg.Verifier, cfg.Audience, cfg.Logger), singleJSONBody, validateRequests(spec))
 	api.HandlerWithOptions(strict, api.GorillaServerOptions{
 		BaseRouter: apiRouter,
 		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {

@@ -102,8 +102,11 @@ func (s *Service) Create(ctx context.Context, n Namespace) (*Namespace, error) {
 			return problem.InvalidField("path", "parent namespace %q does not exist", parent)
 		}
 		if err := tx.Create(&r).Error; err != nil {
-			if store.IsUniqueViolation(err) {
+			switch {
+			case store.IsUniqueViolation(err):
 				return problem.Conflict("namespace %q already exists", n.Path)
+			case store.IsForeignKeyViolation(err): // the parent was deleted meanwhile
+				return problem.InvalidField("path", "parent namespace %q does not exist", parent)
 			}
 			return err
 		}

@@ -2,25 +2,31 @@
 SHELL := /usr/bin/env bash
 GO    ?= go
 # Every Go module of the workspace (go.work ties them together).
-MODULES := server sdk
-PKGS    := ./server/... ./sdk/...
+MODULES := server sdk terraform-provider
+PKGS    := ./server/... ./sdk/... ./terraform-provider/...
 BIN     := $(CURDIR)/bin
 
 # OpenTofu, built once from the Go module proxy (used by the Terraform acceptance tests).
 TOFU_VERSION ?= v1.12.6
 TOFU         := $(BIN)/tofu
+# Terraform, when installed: the acceptance tests and `make e2e` also run with it.
+TERRAFORM    ?= $(shell command -v terraform 2>/dev/null)
+
+# The provider as `make provider-install` builds it into the local filesystem mirror.
+PROVIDER_VERSION ?= 0.0.1
 
 .PHONY: help
 help: ## List the targets
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
 
 .PHONY: run
 run: ## Start every service in dev mode (SQLite, in-process Redis, data in ./.authproxy)
 	$(GO) run ./server/cmd/authproxy serve all
 
 .PHONY: test
-test: ## Run every test (Postgres/real Redis too when AUTHPROXY_TEST_POSTGRES_DSN / AUTHPROXY_TEST_REDIS_ADDR are set)
-	$(GO) test -count=1 $(PKGS)
+test: ## Run every test: unit tests, then `testacc` (Postgres/real Redis too when AUTHPROXY_TEST_POSTGRES_DSN / AUTHPROXY_TEST_REDIS_ADDR are set)
+	TF_ACC= $(GO) test -count=1 $(PKGS)
+	@$(MAKE) --no-print-directory testacc
 
 .PHONY: build
 build: ## Build the authproxy binary into ./bin (no cgo needed)
@@ -30,6 +36,7 @@ build: ## Build the authproxy binary into ./bin (no cgo needed)
 generate: ## Regenerate the strict server and the SDK client from openapi/
 	cd openapi && GOWORK=off $(GO) tool oapi-codegen -config server.cfg.yaml authproxy.yaml
 	cd openapi && GOWORK=off $(GO) tool oapi-codegen -config client.cfg.yaml authproxy.yaml
+	cp openapi/authproxy.yaml server/internal/api/openapi.yaml
 
 .PHONY: check-generated
 check-generated: generate ## Fail when generated code is not what `make generate` produces
@@ -39,7 +46,7 @@ check-generated: generate ## Fail when generated code is not what `make generate
 .PHONY: lint
 lint: ## go vet and gofmt on every module
 	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
-	@out=$$(gofmt -l server sdk); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 FUZZTIME ?= 20s
 .PHONY: fuzz
@@ -61,13 +68,60 @@ migrate: ## Apply migrations to the database of AUTHPROXY_CONFIG (dev database w
 
 .PHONY: tofu
 tofu: $(TOFU) ## Build OpenTofu from the Go module proxy into ./bin/tofu (once; ~10 minutes)
+# The build is kept in TOFU_CACHE (outside the repository), so fresh clones on the same
+# machine, CI's included, copy it instead of building again.
+TOFU_CACHE ?= $(HOME)/.cache/authproxy/tofu-$(TOFU_VERSION)
 $(TOFU):
-	@mkdir -p $(BIN)
-	cd "$$(mktemp -d)" && GOFLAGS=-mod=mod GOWORK=off $(GO) mod download -json github.com/opentofu/opentofu@$(TOFU_VERSION) > tofu.json && \
+	@mkdir -p $(BIN) $(dir $(TOFU_CACHE))
+	@if [ ! -x "$(TOFU_CACHE)" ]; then \
+		echo "building OpenTofu $(TOFU_VERSION) from the Go module proxy (once; about 10 minutes)"; \
+		tmp=$$(mktemp -d) && cd "$$tmp" && \
+		GOFLAGS=-mod=mod GOWORK=off $(GO) mod download -json github.com/opentofu/opentofu@$(TOFU_VERSION) > tofu.json && \
 		dir=$$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' tofu.json) && \
-		cd "$$dir" && GOWORK=off GOFLAGS=-mod=mod $(GO) build -o $(TOFU) ./cmd/tofu
-	$(TOFU) version
+		cd "$$dir" && GOWORK=off GOFLAGS=-mod=mod $(GO) build -o "$(TOFU_CACHE).tmp" ./cmd/tofu && \
+		mv -f "$(TOFU_CACHE).tmp" "$(TOFU_CACHE)"; \
+	fi
+	cp "$(TOFU_CACHE)" $(TOFU)
+	@echo 'disable_checkpoint = true' > $(BIN)/version.tfrc
+	TF_CLI_CONFIG_FILE=$(BIN)/version.tfrc $(TOFU) version
+
+.PHONY: provider-install
+provider-install: ## Build the Terraform provider into the mirror ./bin/plugins and write ./bin/authproxy.tfrc
+	@BIN=$(BIN) GO=$(GO) PROVIDER_VERSION=$(PROVIDER_VERSION) ./terraform-provider/scripts/provider-install.sh
+
+# The acceptance tests write a CLI config file of their own; this one only keeps the
+# machine's TF_CLI_CONFIG_FILE (which may name a missing file) out of the way.
+TESTACC_TFRC := $(BIN)/testacc.tfrc
+.PHONY: testacc
+testacc: tofu ## Terraform acceptance tests with OpenTofu, then with Terraform when installed
+	@mkdir -p $(BIN) && echo 'disable_checkpoint = true' > $(TESTACC_TFRC)
+	TF_CLI_CONFIG_FILE=$(TESTACC_TFRC) TF_ACC=1 TF_ACC_TERRAFORM_PATH=$(TOFU) TF_ACC_PROVIDER_HOST=registry.opentofu.org \
+		$(GO) test -count=1 -timeout 30m ./terraform-provider/...
+	@if [ -n "$(TERRAFORM)" ]; then \
+		echo "TF_CLI_CONFIG_FILE=$(TESTACC_TFRC) TF_ACC=1 TF_ACC_TERRAFORM_PATH=$(TERRAFORM) TF_ACC_PROVIDER_HOST=registry.terraform.io $(GO) test -count=1 -timeout 30m ./terraform-provider/..."; \
+		TF_CLI_CONFIG_FILE=$(TESTACC_TFRC) TF_ACC=1 TF_ACC_TERRAFORM_PATH=$(TERRAFORM) TF_ACC_PROVIDER_HOST=registry.terraform.io \
+			$(GO) test -count=1 -timeout 30m ./terraform-provider/...; \
+	else echo "terraform not on PATH: acceptance tests ran with OpenTofu only"; fi
+
+.PHONY: e2e
+e2e: tofu ## Dev server + provider mirror: quickstart init/apply/plan/destroy and `test` of modules/tenant (OpenTofu, and Terraform when installed)
+	TOFU=$(TOFU) TERRAFORM=$(TERRAFORM) BIN=$(BIN) GO=$(GO) PROVIDER_VERSION=$(PROVIDER_VERSION) ./terraform-provider/scripts/e2e.sh
+
+.PHONY: docs
+docs: $(if $(TERRAFORM),,tofu) ## Generate terraform-provider/docs with tfplugindocs (schema from the local CLI; never downloads)
+	TOFU=$(TOFU) TERRAFORM=$(TERRAFORM) GO=$(GO) ./terraform-provider/scripts/docs.sh
+
+.PHONY: check-docs
+check-docs: docs ## Fail when terraform-provider/docs is not what `make docs` produces (or is not committed)
+	@git diff --exit-code -- terraform-provider/docs && test -z "$$(git status --porcelain -- terraform-provider/docs)" || \
+		{ git status --porcelain -- terraform-provider/docs >&2; \
+		  echo "provider docs are stale or not committed: run 'make docs' and commit terraform-provider/docs" >&2; exit 1; }
 
 .PHONY: clean
 clean: ## Remove build output and the dev-mode data directory
 	rm -rf $(BIN) .authproxy
+
+SCALE_N ?= 500
+.PHONY: scale
+scale: $(if $(SCALE_CLI),,tofu) ## Scale benchmark: apply/no-change plan/destroy of 1+SCALE_N namespaces and SCALE_N actors on a dev server, timed, API calls counted (SCALE_CLI=terraform for Terraform)
+	SCALE_N=$(SCALE_N) SCALE_CLI="$(or $(SCALE_CLI),$(TOFU))" BIN=$(BIN) GO=$(GO) PROVIDER_VERSION=$(PROVIDER_VERSION) ./terraform-provider/scripts/scale.sh

@@ -14,17 +14,13 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"unicode/utf8"
+
+	"github.com/authproxy/authproxy/sdk/names"
 )
 
 // Limits, as in Kubernetes.
-const (
-	maxNameLength      = 63
-	maxPrefixLength    = 253
-	maxValueLength     = 63
-	maxAnnotationsSize = 256 << 10
-)
+const maxAnnotationsSize = 256 << 10
 
 // Violation is one problem found in a set of labels or annotations. Key is the
 // offending key, or "" for a problem with the set as a whole.
@@ -78,88 +74,9 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-// checkKey describes what is wrong with the key k, or returns "".
-func checkKey(k string) string {
-	name := k
-	if strings.Count(k, "/") > 1 {
-		return `key must contain at most one "/", separating prefix and name`
-	}
-	if prefix, n, ok := strings.Cut(k, "/"); ok {
-		name = n
-		switch {
-		case prefix == "":
-			return `prefix must not be empty when "/" is present`
-		case len(prefix) > maxPrefixLength:
-			return fmt.Sprintf("prefix must be no more than %d characters (got %d)", maxPrefixLength, len(prefix))
-		case !isDNSSubdomain(prefix):
-			return "prefix must be a DNS subdomain: lowercase alphanumerics, '-' or '.', " +
-				"with each dot-separated part starting and ending with an alphanumeric"
-		}
-	}
-	switch {
-	case name == "":
-		return "name must not be empty"
-	case len(name) > maxNameLength:
-		return fmt.Sprintf("name must be no more than %d characters (got %d)", maxNameLength, len(name))
-	case !isName(name):
-		return "name must consist of alphanumerics, '-', '_' or '.', and start and end with an alphanumeric"
-	}
-	return ""
-}
-
-// checkValue describes what is wrong with the label value v, or returns "".
-// The description starts with "must".
-func checkValue(v string) string {
-	switch {
-	case v == "":
-		return ""
-	case len(v) > maxValueLength:
-		return fmt.Sprintf("must be no more than %d characters (got %d)", maxValueLength, len(v))
-	case !isName(v):
-		return "must consist of alphanumerics, '-', '_' or '.', and start and end with an alphanumeric"
-	}
-	return ""
-}
-
-func isAlnum(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
-
-// isName reports whether s is non-empty, consists of alphanumerics, '-', '_'
-// and '.', and starts and ends with an alphanumeric. Length is not checked.
-func isName(s string) bool {
-	if s == "" || !isAlnum(s[0]) || !isAlnum(s[len(s)-1]) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !isAlnum(c) && c != '-' && c != '_' && c != '.' {
-			return false
-		}
-	}
-	return true
-}
-
-// isDNSSubdomain reports whether s is a non-empty sequence of dot-separated
-// parts, each of lowercase alphanumerics and '-', starting and ending with an
-// alphanumeric. Like Kubernetes, it checks neither total nor part length.
-func isDNSSubdomain(s string) bool {
-	start := 0
-	for i := 0; i <= len(s); i++ {
-		if i < len(s) && s[i] != '.' {
-			c := s[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-				return false
-			}
-			continue
-		}
-		part := s[start:i]
-		if part == "" || part[0] == '-' || part[len(part)-1] == '-' {
-			return false
-		}
-		start = i + 1
-	}
-	return true
-}
+// checkKey and checkValue are the contract's rules, shared with clients.
+func checkKey(k string) string   { return names.LabelKeyProblem(k) }
+func checkValue(v string) string { return names.LabelValueProblem(v) }
 
 // show quotes s for a message, shortening it if it is long.
 func show(s string) string {

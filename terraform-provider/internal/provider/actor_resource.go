@@ -27,6 +27,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/authproxy/authproxy/sdk"
+	"github.com/authproxy/authproxy/sdk/names"
 )
 
 // actorIDPattern is the contract's ActorId pattern.
@@ -229,7 +230,7 @@ func (r *actorResource) ValidateConfig(ctx context.Context, req resource.Validat
 		attrs := obj.Attributes()
 		if pns, ok := attrs["namespace"].(types.String); ok && !pns.IsNull() && !pns.IsUnknown() && !ns.IsNull() && !ns.IsUnknown() {
 			target := strings.TrimSuffix(pns.ValueString(), ".**")
-			if checkNamespacePath(target) == nil && checkNamespacePath(ns.ValueString()) == nil && !namespaceWithin(target, ns.ValueString()) {
+			if names.ValidateNamespacePath(target) == nil && names.ValidateNamespacePath(ns.ValueString()) == nil && !names.IsWithin(target, ns.ValueString()) {
 				resp.Diagnostics.AddAttributeError(at.AtName("namespace"), "Permission outside the actor's namespace",
 					fmt.Sprintf("permissions[%d].namespace: %q is outside the actor's namespace %q. A permission never reaches outside its actor's "+
 						"own namespace subtree; use %q, a namespace below it, or %q for the whole subtree (or move the actor higher up).",
@@ -283,11 +284,6 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// namespaceWithin reports whether p is ancestor or lies below it.
-func namespaceWithin(p, ancestor string) bool {
-	return p == ancestor || strings.HasPrefix(p, ancestor+".")
 }
 
 func (r *actorResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -464,7 +460,7 @@ func (r *actorResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 func (r *actorResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	id := strings.TrimSpace(req.ID)
 	if ns, ext, ok := strings.Cut(id, "/"); ok {
-		if err := checkNamespacePath(ns); err != nil || ext == "" || !externalIDPattern.MatchString(ext) {
+		if err := names.ValidateNamespacePath(ns); err != nil || ext == "" || !externalIDPattern.MatchString(ext) {
 			resp.Diagnostics.AddError("Invalid import ID",
 				fmt.Sprintf("%q is not <namespace>/<external_id> (for example root.tenants.acme/billing-service) nor an actor id (act_…).", req.ID))
 			return

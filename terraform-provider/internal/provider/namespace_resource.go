@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/authproxy/authproxy/sdk"
+	"github.com/authproxy/authproxy/sdk/names"
 )
 
 var (
@@ -233,7 +234,7 @@ func (r *namespaceResource) Delete(ctx context.Context, req resource.DeleteReque
 }
 
 func (r *namespaceResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	if err := checkNamespacePath(req.ID); err != nil {
+	if err := names.ValidateNamespacePath(req.ID); err != nil {
 		resp.Diagnostics.AddError("Invalid import ID",
 			fmt.Sprintf("The import ID is the namespace path, for example root.tenants.acme: %q %v.", req.ID, err))
 		return

@@ -267,7 +267,7 @@ resource "authproxy_namespace" "bad" {
 }
 `,
 			PlanOnly:    true,
-			ExpectError: regexp.MustCompile(`(?s)Invalid\s+namespace\s+path.*authproxy_namespace\.bad.*path\s+=\s+"root\.Bad".*segment\s+"Bad"\s+must\s+be\s+lowercase`),
+			ExpectError: regexp.MustCompile(`(?s)Invalid\s+namespace\s+path.*authproxy_namespace\.bad.*path\s+=\s+"root\.Bad".*segment\s+2\s+"Bad"\s+has\s+'B'.*only\s+a-z`),
 		}},
 	})
 	// root.Bad is no valid path, so the server cannot even be asked for it: check that no

@@ -3,84 +3,29 @@ package provider
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 
 	"github.com/authproxy/authproxy/sdk"
+	"github.com/authproxy/authproxy/sdk/names"
 )
 
 // Plan-time validation, so a typo fails at `plan` with the attribute named instead of at
 // `apply`. The server stays authoritative and checks everything again.
 
-var (
-	namespaceSegment = regexp.MustCompile(`^[a-z0-9_][a-z0-9_-]*$`)
-	labelName        = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`)
-	dnsLabel         = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
-)
-
-const (
-	maxNamespacePath   = 253
-	maxNamespaceDepth  = 16
-	maxSegmentLength   = 63
-	maxLabelNameLength = 63
-)
-
-// checkNamespacePath mirrors the server's rules for a namespace path.
-func checkNamespacePath(p string) error {
-	if p == "" {
-		return fmt.Errorf("must not be empty")
-	}
-	if len(p) > maxNamespacePath {
-		return fmt.Errorf("is %d characters long; the limit is %d", len(p), maxNamespacePath)
-	}
-	segs := strings.Split(p, ".")
-	if segs[0] != "root" {
-		return fmt.Errorf("must start with \"root\", for example root.tenants.acme")
-	}
-	if len(segs) > maxNamespaceDepth {
-		return fmt.Errorf("has %d segments; the limit is %d", len(segs), maxNamespaceDepth)
-	}
-	for _, s := range segs[1:] {
-		if len(s) > maxSegmentLength {
-			return fmt.Errorf("segment %q is longer than %d characters", s, maxSegmentLength)
-		}
-		if !namespaceSegment.MatchString(s) {
-			return fmt.Errorf("segment %q must be lowercase letters, digits, '_' or '-', and not start with '-'", s)
-		}
-	}
-	return nil
-}
-
-// checkLabelKey mirrors Kubernetes label key rules: [prefix/]name.
+// checkLabelKey applies the contract's label key rules (sdk/names).
 func checkLabelKey(k string) error {
-	name := k
-	if i := strings.LastIndexByte(k, '/'); i >= 0 {
-		prefix := k[:i]
-		name = k[i+1:]
-		if prefix == "" || len(prefix) > 253 {
-			return fmt.Errorf("key %q: the prefix must be a DNS subdomain of at most 253 characters", k)
-		}
-		for _, part := range strings.Split(prefix, ".") {
-			if !dnsLabel.MatchString(part) {
-				return fmt.Errorf("key %q: the prefix must be a lowercase DNS subdomain such as example.com", k)
-			}
-		}
-	}
-	if name == "" || len(name) > maxLabelNameLength || !labelName.MatchString(name) {
-		return fmt.Errorf("key %q: the name must be 1-63 alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric", k)
+	if msg := names.LabelKeyProblem(k); msg != "" {
+		return fmt.Errorf("key %q: %s", k, msg)
 	}
 	return nil
 }
 
 func checkLabelValue(k, v string) error {
-	if v == "" {
-		return nil
-	}
-	if len(v) > maxLabelNameLength || !labelName.MatchString(v) {
-		return fmt.Errorf("value %q of %q must be at most 63 alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric", v, k)
+	if msg := names.LabelValueProblem(v); msg != "" {
+		return fmt.Errorf("value %q of %q %s", v, k, msg)
 	}
 	return nil
 }
@@ -104,7 +49,7 @@ func (v stringCheck) ValidateString(_ context.Context, req validator.StringReque
 
 // namespacePathValidator accepts a namespace path such as root.tenants.acme.
 func namespacePathValidator() validator.String {
-	return stringCheck{desc: "namespace path", check: checkNamespacePath}
+	return stringCheck{desc: "namespace path", check: names.ValidateNamespacePath}
 }
 
 // permissionNamespaceValidator accepts a namespace path, optionally ending in ".**" for the
@@ -114,7 +59,7 @@ func permissionNamespaceValidator() validator.String {
 		if strings.Contains(strings.TrimSuffix(s, ".**"), "*") {
 			return fmt.Errorf("may only end in \".**\" (the namespace and everything below it); other wildcards are not supported")
 		}
-		return checkNamespacePath(strings.TrimSuffix(s, ".**"))
+		return names.ValidateNamespacePath(strings.TrimSuffix(s, ".**"))
 	}}
 }
 

@@ -7,17 +7,17 @@ import (
 	"github.com/authproxy/authproxy/sdk"
 )
 
-func TestCheckNamespacePath(t *testing.T) {
-	for _, ok := range []string{"root", "root.a", "root.tenants.acme_1", "root.a-b", "root._x"} {
-		if err := checkNamespacePath(ok); err != nil {
+func TestPermissionNamespaceValidator(t *testing.T) {
+	check := permissionNamespaceValidator().(stringCheck).check
+	for _, ok := range []string{"root", "root.**", "root.a.**", "root.a"} {
+		if err := check(ok); err != nil {
 			t.Errorf("%q: %v", ok, err)
 		}
 	}
 	for p, want := range map[string]string{
-		"": "empty", "tenants.a": "start with", "root.A": "lowercase", "root..a": "lowercase", "root.-a": "not start with '-'",
-		"root." + strings.Repeat("a", 64): "longer than 63", "root" + strings.Repeat(".a", 16): "segments",
+		"root.*": "other wildcards", "root.**.a": "other wildcards", "root.A.**": "only a-z", "tenants.**": "start with",
 	} {
-		if err := checkNamespacePath(p); err == nil || !strings.Contains(err.Error(), want) {
+		if err := check(p); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: got %v, want %q", p, err, want)
 		}
 	}

@@ -18,6 +18,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=devserver.sh
+. "$root/terraform-provider/scripts/devserver.sh"
 GO=${GO:-go}
 export BIN=${BIN:-$root/bin} GO PROVIDER_VERSION=${PROVIDER_VERSION:-0.0.1}
 TOFU=${TOFU:-$root/bin/tofu}
@@ -71,47 +73,7 @@ timed() {
 
 # --- 1. the dev-mode server ----------------------------------------------------------------
 step "build and start the dev-mode server"
-(cd "$root" && CGO_ENABLED=0 "$GO" build -o "$tmp/authproxy" ./server/cmd/authproxy)
-mkdir -p "$tmp/server"
-# Dev mode only: no configuration file, no settings file, nothing inherited that points
-# at another database or Redis. Port 0 picks free loopback ports; the banner prints them.
-(
-	cd "$tmp/server"
-	for v in $(compgen -e | grep '^AUTHPROXY_' || true); do unset "$v"; done
-	export AUTHPROXY_SETTINGS_FILE=$tmp/server/no-settings.yaml
-	export AUTHPROXY_LISTEN_PUBLIC=127.0.0.1:0 AUTHPROXY_LISTEN_API=127.0.0.1:0
-	export AUTHPROXY_LISTEN_ADMIN=127.0.0.1:0 AUTHPROXY_LISTEN_WORKER=127.0.0.1:0
-	exec "$tmp/authproxy" serve all
-) >"$tmp/server.log" 2>&1 &
-server_pid=$!
-
-banner_ok=
-for _ in $(seq 1 300); do
-	if [ "$(grep -cE '^ *export AUTHPROXY_[A-Z_]+=' "$tmp/server.log" || true)" -ge 4 ]; then banner_ok=1; break; fi
-	kill -0 "$server_pid" 2>/dev/null || { echo "e2e: the server exited before printing its banner" >&2; exit 1; }
-	sleep 0.1
-done
-[ -n "$banner_ok" ] || { echo "e2e: no banner within 30 s" >&2; exit 1; }
-
-# The banner's variables, exactly as a user would paste them.
-for v in $(compgen -e | grep '^AUTHPROXY_' || true); do unset "$v"; done
-while read -r line; do
-	name=${line%%=*}
-	export "$name=${line#*=}"
-done < <(sed -nE 's/^ *export (AUTHPROXY_[A-Z_]+=.*)$/\1/p' "$tmp/server.log")
-for v in AUTHPROXY_ADMIN_URL AUTHPROXY_ACTOR AUTHPROXY_PRIVATE_KEY_FILE; do
-	[ -n "${!v:-}" ] || { echo "e2e: the banner did not set $v" >&2; exit 1; }
-	echo "  $v=${!v}"
-done
-
-ready=
-for _ in $(seq 1 300); do
-	if curl -fsS -o /dev/null "$AUTHPROXY_ADMIN_URL/readyz" 2>/dev/null; then ready=1; break; fi
-	kill -0 "$server_pid" 2>/dev/null || { echo "e2e: the server exited" >&2; exit 1; }
-	sleep 0.1
-done
-[ -n "$ready" ] || { echo "e2e: $AUTHPROXY_ADMIN_URL/readyz not ready within 30 s" >&2; exit 1; }
-echo "  $AUTHPROXY_ADMIN_URL/readyz: ready"
+start_dev_server "$tmp" e2e
 
 # --- 2. the provider mirror and its CLI configuration ---------------------------------------
 step "provider-install"

@@ -26,6 +26,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=devserver.sh
+. "$root/terraform-provider/scripts/devserver.sh"
 GO=${GO:-go}
 export BIN=${BIN:-$root/bin} GO PROVIDER_VERSION=${PROVIDER_VERSION:-0.0.1}
 N=${SCALE_N:-500}
@@ -79,51 +81,7 @@ per() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 # --- 1. the dev-mode server ----------------------------------------------------------------
 step "build and start the dev-mode server"
 echo "  load average: $(load) ($(nproc) cores)"
-(cd "$root" && CGO_ENABLED=0 "$GO" build -o "$tmp/authproxy" ./server/cmd/authproxy)
-mkdir -p "$tmp/server"
-# Dev mode only: no configuration file, no settings file, nothing inherited that points
-# at another database or Redis. Port 0 picks free loopback ports; the banner prints them.
-(
-	cd "$tmp/server"
-	for v in $(compgen -e | grep '^AUTHPROXY_' || true); do unset "$v"; done
-	export AUTHPROXY_SETTINGS_FILE=$tmp/server/no-settings.yaml
-	export AUTHPROXY_LISTEN_PUBLIC=127.0.0.1:0 AUTHPROXY_LISTEN_API=127.0.0.1:0
-	export AUTHPROXY_LISTEN_ADMIN=127.0.0.1:0 AUTHPROXY_LISTEN_WORKER=127.0.0.1:0
-	exec "$tmp/authproxy" serve all
-) >"$tmp/server.log" 2>&1 &
-server_pid=$!
-
-banner_ok=
-for _ in $(seq 1 300); do
-	if [ "$(grep -cE '^ *export AUTHPROXY_[A-Z_]+=' "$tmp/server.log" || true)" -ge 4 ]; then banner_ok=1; break; fi
-	kill -0 "$server_pid" 2>/dev/null || { echo "scale: the server exited before printing its banner" >&2; exit 1; }
-	sleep 0.1
-done
-[ -n "$banner_ok" ] || { echo "scale: no banner within 30 s" >&2; exit 1; }
-
-# The banner's variables, exactly as a user would paste them.
-for v in $(compgen -e | grep '^AUTHPROXY_' || true); do unset "$v"; done
-while read -r line; do
-	name=${line%%=*}
-	export "$name=${line#*=}"
-done < <(sed -nE 's/^ *export (AUTHPROXY_[A-Z_]+=.*)$/\1/p' "$tmp/server.log")
-for v in AUTHPROXY_ADMIN_URL AUTHPROXY_ACTOR AUTHPROXY_PRIVATE_KEY_FILE; do
-	[ -n "${!v:-}" ] || { echo "scale: the banner did not set $v" >&2; exit 1; }
-	echo "  $v=${!v}"
-done
-case $AUTHPROXY_ADMIN_URL in
-http://127.* | http://localhost:* | http://\[::1\]:*) ;;
-*) echo "scale: AUTHPROXY_ADMIN_URL=$AUTHPROXY_ADMIN_URL is not a loopback address" >&2; exit 1 ;;
-esac
-
-ready=
-for _ in $(seq 1 300); do
-	if curl -fsS -o /dev/null "$AUTHPROXY_ADMIN_URL/readyz" 2>/dev/null; then ready=1; break; fi
-	kill -0 "$server_pid" 2>/dev/null || { echo "scale: the server exited" >&2; exit 1; }
-	sleep 0.1
-done
-[ -n "$ready" ] || { echo "scale: $AUTHPROXY_ADMIN_URL/readyz not ready within 30 s" >&2; exit 1; }
-echo "  $AUTHPROXY_ADMIN_URL/readyz: ready"
+start_dev_server "$tmp" scale
 
 # admin_requests: the admin service's request counter, summed over method and status. The
 # scrape itself is counted too, once it has answered: a later scrape sees it.

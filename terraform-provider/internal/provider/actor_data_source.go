@@ -104,15 +104,9 @@ func (d *actorDataSource) ConfigValidators(context.Context) []datasource.ConfigV
 }
 
 func (d *actorDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
+	if c := clientFrom(req.ProviderData, &resp.Diagnostics); c != nil {
+		d.client = c
 	}
-	c, ok := req.ProviderData.(*Client)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("Expected *provider.Client, got %T. This is a bug in the provider.", req.ProviderData))
-		return
-	}
-	d.client = c
 }
 
 func (d *actorDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {

@@ -200,15 +200,9 @@ func (r *actorResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 }
 
 func (r *actorResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
+	if c := clientFrom(req.ProviderData, &resp.Diagnostics); c != nil {
+		r.client = c
 	}
-	c, ok := req.ProviderData.(*Client)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("Expected *provider.Client, got %T. This is a bug in the provider.", req.ProviderData))
-		return
-	}
-	r.client = c
 }
 
 // ValidateConfig catches, at plan time, permissions the server would refuse for their shape:

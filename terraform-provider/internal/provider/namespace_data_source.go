@@ -71,16 +71,9 @@ func (d *namespaceDataSource) Schema(_ context.Context, _ datasource.SchemaReque
 }
 
 func (d *namespaceDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
+	if c := clientFrom(req.ProviderData, &resp.Diagnostics); c != nil {
+		d.client = c
 	}
-	c, ok := req.ProviderData.(*Client)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data",
-			fmt.Sprintf("Expected *provider.Client, got %T. This is a bug in the provider; please report it.", req.ProviderData))
-		return
-	}
-	d.client = c
 }
 
 func (d *namespaceDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -176,6 +177,21 @@ func (p *authproxyProvider) Configure(ctx context.Context, req provider.Configur
 	c := &Client{API: api, Endpoint: endpoint}
 	resp.ResourceData = c
 	resp.DataSourceData = c
+}
+
+// clientFrom returns the client the provider configured for resources and data sources, or
+// nil before the provider is configured (during validation).
+func clientFrom(data any, diags *diag.Diagnostics) *Client {
+	if data == nil {
+		return nil
+	}
+	c, ok := data.(*Client)
+	if !ok {
+		diags.AddError("Unexpected provider data",
+			fmt.Sprintf("Expected *provider.Client, got %T. This is a bug in the provider; please report it.", data))
+		return nil
+	}
+	return c
 }
 
 func pick(v types.String, env string) string {

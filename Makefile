@@ -28,6 +28,10 @@ test: ## Run every test: unit tests, then `testacc` (Postgres/real Redis too whe
 	TF_ACC= $(GO) test -count=1 $(PKGS)
 	@$(MAKE) --no-print-directory testacc
 
+.PHONY: test-race
+test-race: ## Server and SDK tests under the race detector (needs cgo; CI runs it)
+	TF_ACC= $(GO) test -race -count=1 ./server/... ./sdk/...
+
 .PHONY: build
 build: ## Build the authproxy binary into ./bin (no cgo needed)
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/authproxy ./server/cmd/authproxy

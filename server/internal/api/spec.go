@@ -30,9 +30,16 @@ func loadSpec() {
 	if specErr == nil {
 		specErr = spec.Validate(openapi3.NewLoader().Context)
 	}
+	if specErr == nil {
+		// Requests are matched by path alone, whatever host and port a service listens on.
+		// Doing it here, once, keeps request validators built concurrently from writing to
+		// the shared document.
+		spec.Servers = nil
+	}
 }
 
-// Spec returns the parsed contract, for request validation.
+// Spec returns the parsed contract (without its servers list), for request validation.
+// The document is shared: treat it as read-only.
 func Spec() (*openapi3.T, error) {
 	specOnce.Do(loadSpec)
 	return spec, specErr

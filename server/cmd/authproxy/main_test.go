@@ -275,7 +275,7 @@ func TestServeRejectsUnknownService(t *testing.T) {
 func TestMigrateDevDatabase(t *testing.T) {
 	devEnv(t)
 	out, _, err := run(t, context.Background(), "migrate")
-	if err != nil || !strings.Contains(out, "applied migrations [1]") {
+	if err != nil || !strings.Contains(out, "applied migrations [1 2]") {
 		t.Fatalf("first migrate: %v %q", err, out)
 	}
 	out, _, err = run(t, context.Background(), "migrate")

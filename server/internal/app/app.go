@@ -27,6 +27,7 @@ import (
 	"github.com/authproxy/authproxy/server/internal/authn"
 	"github.com/authproxy/authproxy/server/internal/config"
 	"github.com/authproxy/authproxy/server/internal/httpapi"
+	"github.com/authproxy/authproxy/server/internal/keys"
 	"github.com/authproxy/authproxy/server/internal/namespace"
 	"github.com/authproxy/authproxy/server/internal/problem"
 	"github.com/authproxy/authproxy/server/internal/store"
@@ -51,6 +52,7 @@ type App struct {
 	Redis      redis.UniversalClient
 	Namespaces *namespace.Service
 	Actors     *actor.Service
+	Keys       *keys.Service
 	Verifier   *authn.Verifier
 	Registry   *prometheus.Registry
 
@@ -69,6 +71,14 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("data dir: %w", err)
 		}
+	}
+	rootSrc, err := keys.RootKeySource(cfg)
+	if err != nil {
+		return nil, err
+	}
+	root, err := keys.LoadRootKey(ctx, rootSrc)
+	if err != nil {
+		return nil, err
 	}
 	db, err := store.Open(ctx, cfg.DB)
 	if err != nil {
@@ -95,7 +105,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		return nil, err
 	}
 	a.Actors = &actor.Service{DB: db}
-	a.Namespaces = &namespace.Service{DB: db, Dependents: []namespace.Dependent{actor.Dependent}}
+	a.Keys = keys.New(db, root)
+	a.Namespaces = &namespace.Service{DB: db, Dependents: []namespace.Dependent{actor.Dependent, keys.Dependent, keys.AssignmentDependent}}
 	a.Verifier = &authn.Verifier{
 		Actors:       a.Actors,
 		Nonces:       authn.NewRedisNonces(a.Redis, "authproxy:nonce:"),

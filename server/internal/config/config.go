@@ -31,6 +31,24 @@ type Config struct {
 	AutoMigrate bool `yaml:"autoMigrate"`
 	// ShutdownTimeout bounds how long in-flight requests may take to finish on SIGTERM.
 	ShutdownTimeout Duration `yaml:"shutdownTimeout"`
+	// Encryption configures application-level encryption.
+	Encryption Encryption `yaml:"encryption"`
+}
+
+// Encryption configures application-level encryption of secret columns.
+type Encryption struct {
+	// RootKey is the global root key: it seals values of namespaces with no key
+	// assigned and wraps every generated or inline namespace key. Required outside dev
+	// mode; in dev mode an empty source means a generated key in <dataDir>/root_key.
+	RootKey RootKey `yaml:"rootKey"`
+}
+
+// RootKey names the source of the root key: "env" (params: var), "file" (params: path)
+// or "aws_secrets_manager" (params: secret_id, region, endpoint, version_stage,
+// json_key).
+type RootKey struct {
+	Source string            `yaml:"source"`
+	Params map[string]string `yaml:"params"`
 }
 
 // Redis names the Redis server; empty Addr in dev mode means in-process.
@@ -135,6 +153,25 @@ func applyEnv(cfg *Config, lookup func(string) (string, bool)) error {
 		if v, ok := lookup(name); ok && v != "" {
 			*dst = v
 		}
+	}
+	if v, ok := lookup("AUTHPROXY_ROOT_KEY_SOURCE"); ok && v != "" {
+		cfg.Encryption.RootKey = RootKey{Source: v}
+	}
+	if v, ok := lookup("AUTHPROXY_ROOT_KEY_PARAMS"); ok && v != "" {
+		params := map[string]string{}
+		for _, kv := range strings.Split(v, ",") {
+			name, value, ok := strings.Cut(kv, "=")
+			if !ok || strings.TrimSpace(name) == "" {
+				return fmt.Errorf("AUTHPROXY_ROOT_KEY_PARAMS: %q is not name=value[,name=value…]", kv)
+			}
+			params[strings.TrimSpace(name)] = strings.TrimSpace(value)
+		}
+		cfg.Encryption.RootKey.Params = params
+	}
+	// AUTHPROXY_ROOT_KEY holds the root key itself (base64 of 32 bytes or 64 hex digits):
+	// with no other source configured it means the env source reading that variable.
+	if v, ok := lookup("AUTHPROXY_ROOT_KEY"); ok && v != "" && cfg.Encryption.RootKey.Source == "" {
+		cfg.Encryption.RootKey = RootKey{Source: "env", Params: map[string]string{"var": "AUTHPROXY_ROOT_KEY"}}
 	}
 	if v, ok := lookup("AUTHPROXY_MAX_TOKEN_LIFETIME"); ok && v != "" {
 		d, err := time.ParseDuration(v)

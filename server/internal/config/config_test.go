@@ -72,3 +72,38 @@ func TestEnvOverrides(t *testing.T) {
 		t.Fatalf("want env error, got %v", err)
 	}
 }
+
+func TestRootKeyEnv(t *testing.T) {
+	cases := []struct {
+		name string
+		env  map[string]string
+		want RootKey
+		err  string
+	}{
+		{"key only", map[string]string{"AUTHPROXY_ROOT_KEY": "x"}, RootKey{Source: "env", Params: map[string]string{"var": "AUTHPROXY_ROOT_KEY"}}, ""},
+		{"source and params", map[string]string{"AUTHPROXY_ROOT_KEY_SOURCE": "file", "AUTHPROXY_ROOT_KEY_PARAMS": "path=/run/key"}, RootKey{Source: "file", Params: map[string]string{"path": "/run/key"}}, ""},
+		{"source wins over key", map[string]string{"AUTHPROXY_ROOT_KEY_SOURCE": "aws_secrets_manager", "AUTHPROXY_ROOT_KEY_PARAMS": "secret_id=root, region=eu-west-1", "AUTHPROXY_ROOT_KEY": "x"},
+			RootKey{Source: "aws_secrets_manager", Params: map[string]string{"secret_id": "root", "region": "eu-west-1"}}, ""},
+		{"bad params", map[string]string{"AUTHPROXY_ROOT_KEY_PARAMS": "path"}, RootKey{}, "AUTHPROXY_ROOT_KEY_PARAMS"},
+	}
+	for _, c := range cases {
+		cfg := Default(t.TempDir())
+		err := applyEnv(&cfg, func(k string) (string, bool) { v, ok := c.env[k]; return v, ok })
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s: got %v", c.name, err)
+			}
+			continue
+		}
+		got := cfg.Encryption.RootKey
+		if err != nil || got.Source != c.want.Source || len(got.Params) != len(c.want.Params) {
+			t.Errorf("%s: got %+v %v", c.name, got, err)
+			continue
+		}
+		for k, v := range c.want.Params {
+			if got.Params[k] != v {
+				t.Errorf("%s: param %s = %q", c.name, k, got.Params[k])
+			}
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 const (
 	LabelNamespace = "namespace"
 	LabelActor     = "actor"
+	LabelKey       = "key"
 )
 
 type labelRow struct {

@@ -17,6 +17,54 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for KeySourceKind.
+const (
+	KeySourceAWSSecretsManager KeySourceKind = "aws_secrets_manager"
+	KeySourceEnv               KeySourceKind = "env"
+	KeySourceFile              KeySourceKind = "file"
+	KeySourceGenerated         KeySourceKind = "generated"
+	KeySourceInline            KeySourceKind = "inline"
+)
+
+// Valid indicates whether the value is a known member of the KeySourceKind enum.
+func (e KeySourceKind) Valid() bool {
+	switch e {
+	case KeySourceAWSSecretsManager:
+		return true
+	case KeySourceEnv:
+		return true
+	case KeySourceFile:
+		return true
+	case KeySourceGenerated:
+		return true
+	case KeySourceInline:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KeyVersionState.
+const (
+	KeyVersionStateCurrent  KeyVersionState = "current"
+	KeyVersionStatePrevious KeyVersionState = "previous"
+	KeyVersionStateRetired  KeyVersionState = "retired"
+)
+
+// Valid indicates whether the value is a known member of the KeyVersionState enum.
+func (e KeyVersionState) Valid() bool {
+	switch e {
+	case KeyVersionStateCurrent:
+		return true
+	case KeyVersionStatePrevious:
+		return true
+	case KeyVersionStateRetired:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Resource.
 const (
 	ResourceActors      Resource = "actors"
@@ -157,6 +205,22 @@ type ActorUpdate struct {
 // Annotations Free-form annotations (Kubernetes key rules; values up to 256 KiB in total).
 type Annotations map[string]string
 
+// EncryptionStatus defines model for EncryptionStatus.
+type EncryptionStatus struct {
+	Items []EncryptionStatusRow `json:"items"`
+}
+
+// EncryptionStatusRow defines model for EncryptionStatusRow.
+type EncryptionStatusRow struct {
+	Column string `json:"column"`
+	Count  int64  `json:"count"`
+
+	// KeyVersionId The key version sealing the values; empty for values that are not valid envelopes.
+	KeyVersionId string `json:"keyVersionId"`
+	Namespace    string `json:"namespace"`
+	Table        string `json:"table"`
+}
+
 // ExternalId The caller-chosen id of an actor, unique within its namespace.
 type ExternalId = string
 
@@ -166,6 +230,116 @@ type FieldError struct {
 	Field   string `json:"field"`
 	Message string `json:"message"`
 }
+
+// Key defines model for Key.
+type Key struct {
+	// Annotations Free-form annotations (Kubernetes key rules; values up to 256 KiB in total).
+	Annotations Annotations `json:"annotations"`
+	CreatedAt   time.Time   `json:"createdAt"`
+
+	// CurrentVersion The number of the current version.
+	CurrentVersion int   `json:"currentVersion"`
+	Id             KeyId `json:"id"`
+
+	// Labels Kubernetes-style labels (key `[prefix/]name`, name ≤ 63 characters, value ≤ 63 characters).
+	Labels Labels `json:"labels"`
+	Name   string `json:"name"`
+
+	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
+	Namespace NamespacePath `json:"namespace"`
+	Source    KeySource     `json:"source"`
+	UpdatedAt time.Time     `json:"updatedAt"`
+}
+
+// KeyAssign defines model for KeyAssign.
+type KeyAssign struct {
+	KeyId KeyId `json:"keyId"`
+}
+
+// KeyAssignment defines model for KeyAssignment.
+type KeyAssignment struct {
+	// EffectiveKeyId The key the namespace uses (its own or the nearest ancestor's); null means the global root key.
+	EffectiveKeyId *string `json:"effectiveKeyId"`
+
+	// KeyId The key assigned to this namespace itself; absent when none is.
+	KeyId *string `json:"keyId,omitempty"`
+
+	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
+	Namespace NamespacePath `json:"namespace"`
+}
+
+// KeyCreate defines model for KeyCreate.
+type KeyCreate struct {
+	// Annotations Free-form annotations (Kubernetes key rules; values up to 256 KiB in total).
+	Annotations *Annotations `json:"annotations,omitempty"`
+
+	// Labels Kubernetes-style labels (key `[prefix/]name`, name ≤ 63 characters, value ≤ 63 characters).
+	Labels *Labels `json:"labels,omitempty"`
+
+	// Material Base64 (standard encoding) of exactly 32 bytes of key material. Never returned.
+	Material *KeyMaterial `json:"material,omitempty"`
+	Name     string       `json:"name"`
+
+	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
+	Namespace NamespacePath `json:"namespace"`
+	Source    KeySource     `json:"source"`
+}
+
+// KeyId defines model for KeyId.
+type KeyId = string
+
+// KeyList defines model for KeyList.
+type KeyList struct {
+	Items      []Key   `json:"items"`
+	NextCursor *string `json:"nextCursor,omitempty"`
+}
+
+// KeyMaterial Base64 (standard encoding) of exactly 32 bytes of key material. Never returned.
+type KeyMaterial = string
+
+// KeyRotate defines model for KeyRotate.
+type KeyRotate struct {
+	// Material Base64 (standard encoding) of exactly 32 bytes of key material. Never returned.
+	Material *KeyMaterial `json:"material,omitempty"`
+}
+
+// KeySource defines model for KeySource.
+type KeySource struct {
+	Kind KeySourceKind `json:"kind"`
+
+	// Params Source parameters: env `var`; file `path`; aws_secrets_manager `secret_id`, `region`, `endpoint`, `version_stage`, `json_key`. None for generated and inline.
+	Params *map[string]string `json:"params,omitempty"`
+}
+
+// KeySourceKind defines model for KeySourceKind.
+type KeySourceKind string
+
+// KeyUpdate defines model for KeyUpdate.
+type KeyUpdate struct {
+	// Annotations Free-form annotations (Kubernetes key rules; values up to 256 KiB in total).
+	Annotations *Annotations `json:"annotations,omitempty"`
+
+	// Labels Kubernetes-style labels (key `[prefix/]name`, name ≤ 63 characters, value ≤ 63 characters).
+	Labels *Labels `json:"labels,omitempty"`
+}
+
+// KeyVersion defines model for KeyVersion.
+type KeyVersion struct {
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Id The key version id (`kv_…`) that sealed values name.
+	Id     string          `json:"id"`
+	Number int             `json:"number"`
+	State  KeyVersionState `json:"state"`
+}
+
+// KeyVersionList defines model for KeyVersionList.
+type KeyVersionList struct {
+	Items []KeyVersion `json:"items"`
+}
+
+// KeyVersionState defines model for KeyVersionState.
+type KeyVersionState string
 
 // Labels Kubernetes-style labels (key `[prefix/]name`, name ≤ 63 characters, value ≤ 63 characters).
 type Labels map[string]string
@@ -257,6 +431,9 @@ type WhoAmI struct {
 // Cursor defines model for Cursor.
 type Cursor = string
 
+// KeyIdParam defines model for KeyIdParam.
+type KeyIdParam = KeyId
+
 // LabelSelector defines model for LabelSelector.
 type LabelSelector = string
 
@@ -269,6 +446,27 @@ type NamespacePathParam = NamespacePath
 // ListActorsParams defines parameters for ListActors.
 type ListActorsParams struct {
 	// Namespace Only actors directly in this namespace.
+	Namespace *NamespacePath `form:"namespace,omitempty" json:"namespace,omitempty"`
+
+	// LabelSelector Kubernetes-style label selector: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x,y)`, `a`, `!a`, comma-separated (all must hold).
+	LabelSelector *LabelSelector `form:"labelSelector,omitempty" json:"labelSelector,omitempty"`
+
+	// Limit Page size (default 50).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `nextCursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// GetEncryptionStatusParams defines parameters for GetEncryptionStatus.
+type GetEncryptionStatusParams struct {
+	// Namespace Only values of this namespace.
+	Namespace *NamespacePath `form:"namespace,omitempty" json:"namespace,omitempty"`
+}
+
+// ListKeysParams defines parameters for ListKeys.
+type ListKeysParams struct {
+	// Namespace Only keys directly in this namespace.
 	Namespace *NamespacePath `form:"namespace,omitempty" json:"namespace,omitempty"`
 
 	// LabelSelector Kubernetes-style label selector: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x,y)`, `a`, `!a`, comma-separated (all must hold).
@@ -302,6 +500,15 @@ type CreateActorJSONRequestBody = ActorCreate
 // UpdateActorJSONRequestBody defines body for UpdateActor for application/json ContentType.
 type UpdateActorJSONRequestBody = ActorUpdate
 
+// CreateKeyJSONRequestBody defines body for CreateKey for application/json ContentType.
+type CreateKeyJSONRequestBody = KeyCreate
+
+// UpdateKeyJSONRequestBody defines body for UpdateKey for application/json ContentType.
+type UpdateKeyJSONRequestBody = KeyUpdate
+
+// RotateKeyJSONRequestBody defines body for RotateKey for application/json ContentType.
+type RotateKeyJSONRequestBody = KeyRotate
+
 // CreateNamespaceJSONRequestBody defines body for CreateNamespace for application/json ContentType.
 type CreateNamespaceJSONRequestBody = NamespaceCreate
 
@@ -310,6 +517,9 @@ type UpdateNamespaceJSONRequestBody = NamespaceUpdate
 
 // UpdateActorByExternalIdJSONRequestBody defines body for UpdateActorByExternalId for application/json ContentType.
 type UpdateActorByExternalIdJSONRequestBody = ActorUpdate
+
+// AssignNamespaceKeyJSONRequestBody defines body for AssignNamespaceKey for application/json ContentType.
+type AssignNamespaceKeyJSONRequestBody = KeyAssign
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -418,6 +628,76 @@ type ClientInterface interface {
 	// Corresponds with PATCH /api/v1/actors/{id} (the `UpdateActor` operationId).
 	UpdateActor(ctx context.Context, id ActorId, body UpdateActorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetEncryptionStatus Stored encrypted values per column, namespace and key version, in the namespaces whose keys the caller may get.
+	//
+	// Corresponds with GET /api/v1/encryption/status (the `GetEncryptionStatus` operationId).
+	GetEncryptionStatus(ctx context.Context, params *GetEncryptionStatusParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListKeys List the encryption keys the caller may list.
+	//
+	// Corresponds with GET /api/v1/keys (the `ListKeys` operationId).
+	ListKeys(ctx context.Context, params *ListKeysParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateKeyWithBody Create an encryption key with its first version.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/keys (the `CreateKey` operationId).
+	CreateKeyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateKey Create an encryption key with its first version.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/keys (the `CreateKey` operationId).
+	CreateKey(ctx context.Context, body CreateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteKey Delete a key and its versions; refused with 409 while it is assigned or still seals stored values.
+	//
+	// Corresponds with DELETE /api/v1/keys/{id} (the `DeleteKey` operationId).
+	DeleteKey(ctx context.Context, id KeyIdParam, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetKey performs a GET /api/v1/keys/{id} (the `GetKey` operationId) request.
+	GetKey(ctx context.Context, id KeyIdParam, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateKeyWithBody Replace the labels and/or annotations given.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /api/v1/keys/{id} (the `UpdateKey` operationId).
+	UpdateKeyWithBody(ctx context.Context, id KeyIdParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateKey Replace the labels and/or annotations given.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /api/v1/keys/{id} (the `UpdateKey` operationId).
+	UpdateKey(ctx context.Context, id KeyIdParam, body UpdateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RotateKeyWithBody Add a new current version (generated and inline keys; external sources rotate at the source and answer 409).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/keys/{id}/_rotate (the `RotateKey` operationId).
+	RotateKeyWithBody(ctx context.Context, id KeyIdParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RotateKey Add a new current version (generated and inline keys; external sources rotate at the source and answer 409).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/keys/{id}/_rotate (the `RotateKey` operationId).
+	RotateKey(ctx context.Context, id KeyIdParam, body RotateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListKeyVersions The versions of a key, newest first.
+	//
+	// Corresponds with GET /api/v1/keys/{id}/versions (the `ListKeyVersions` operationId).
+	ListKeyVersions(ctx context.Context, id KeyIdParam, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RetireKeyVersion Retire a previous version so it no longer opens anything (verb `rotate`); 409 for the current version or while values are still sealed with it.
+	//
+	// Corresponds with DELETE /api/v1/keys/{id}/versions/{number} (the `RetireKeyVersion` operationId).
+	RetireKeyVersion(ctx context.Context, id KeyIdParam, number int, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListNamespaces List the namespaces the caller may list.
 	//
 	// Corresponds with GET /api/v1/namespaces (the `ListNamespaces` operationId).
@@ -472,6 +752,30 @@ type ClientInterface interface {
 	// UpdateActorByExternalId performs a PATCH /api/v1/namespaces/{path}/actors/{externalId} (the `UpdateActorByExternalId` operationId) request.
 	// Takes a body of the `application/json` content type.
 	UpdateActorByExternalId(ctx context.Context, path NamespacePathParam, externalId ExternalId, body UpdateActorByExternalIdJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UnassignNamespaceKey Remove the key assigned to a namespace; it then uses the nearest key up its path.
+	//
+	// Corresponds with DELETE /api/v1/namespaces/{path}/key (the `UnassignNamespaceKey` operationId).
+	UnassignNamespaceKey(ctx context.Context, path NamespacePathParam, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetNamespaceKey The key assigned to a namespace and the key it effectively uses.
+	//
+	// Corresponds with GET /api/v1/namespaces/{path}/key (the `GetNamespaceKey` operationId).
+	GetNamespaceKey(ctx context.Context, path NamespacePathParam, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AssignNamespaceKeyWithBody Make a namespace use a key of its own or of an ancestor (needs `update` on the namespace and `get` on the key).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /api/v1/namespaces/{path}/key (the `AssignNamespaceKey` operationId).
+	AssignNamespaceKeyWithBody(ctx context.Context, path NamespacePathParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AssignNamespaceKey Make a namespace use a key of its own or of an ancestor (needs `update` on the namespace and `get` on the key).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /api/v1/namespaces/{path}/key (the `AssignNamespaceKey` operationId).
+	AssignNamespaceKey(ctx context.Context, path NamespacePathParam, body AssignNamespaceKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Whoami The calling actor and its effective permissions.
 	//
@@ -572,6 +876,196 @@ func (c *Client) UpdateActorWithBody(ctx context.Context, id ActorId, contentTyp
 // Corresponds with PATCH /api/v1/actors/{id} (the `UpdateActor` operationId).
 func (c *Client) UpdateActor(ctx context.Context, id ActorId, body UpdateActorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateActorRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetEncryptionStatus Stored encrypted values per column, namespace and key version, in the namespaces whose keys the caller may get.
+//
+// Corresponds with GET /api/v1/encryption/status (the `GetEncryptionStatus` operationId).
+func (c *Client) GetEncryptionStatus(ctx context.Context, params *GetEncryptionStatusParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEncryptionStatusRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListKeys List the encryption keys the caller may list.
+//
+// Corresponds with GET /api/v1/keys (the `ListKeys` operationId).
+func (c *Client) ListKeys(ctx context.Context, params *ListKeysParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListKeysRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateKeyWithBody Create an encryption key with its first version.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/keys (the `CreateKey` operationId).
+func (c *Client) CreateKeyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateKeyRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateKey Create an encryption key with its first version.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/keys (the `CreateKey` operationId).
+func (c *Client) CreateKey(ctx context.Context, body CreateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateKeyRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteKey Delete a key and its versions; refused with 409 while it is assigned or still seals stored values.
+//
+// Corresponds with DELETE /api/v1/keys/{id} (the `DeleteKey` operationId).
+func (c *Client) DeleteKey(ctx context.Context, id KeyIdParam, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteKeyRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetKey performs a GET /api/v1/keys/{id} (the `GetKey` operationId) request.
+func (c *Client) GetKey(ctx context.Context, id KeyIdParam, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetKeyRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateKeyWithBody Replace the labels and/or annotations given.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /api/v1/keys/{id} (the `UpdateKey` operationId).
+func (c *Client) UpdateKeyWithBody(ctx context.Context, id KeyIdParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateKeyRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateKey Replace the labels and/or annotations given.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /api/v1/keys/{id} (the `UpdateKey` operationId).
+func (c *Client) UpdateKey(ctx context.Context, id KeyIdParam, body UpdateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateKeyRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RotateKeyWithBody Add a new current version (generated and inline keys; external sources rotate at the source and answer 409).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/keys/{id}/_rotate (the `RotateKey` operationId).
+func (c *Client) RotateKeyWithBody(ctx context.Context, id KeyIdParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateKeyRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RotateKey Add a new current version (generated and inline keys; external sources rotate at the source and answer 409).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/keys/{id}/_rotate (the `RotateKey` operationId).
+func (c *Client) RotateKey(ctx context.Context, id KeyIdParam, body RotateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateKeyRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListKeyVersions The versions of a key, newest first.
+//
+// Corresponds with GET /api/v1/keys/{id}/versions (the `ListKeyVersions` operationId).
+func (c *Client) ListKeyVersions(ctx context.Context, id KeyIdParam, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListKeyVersionsRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RetireKeyVersion Retire a previous version so it no longer opens anything (verb `rotate`); 409 for the current version or while values are still sealed with it.
+//
+// Corresponds with DELETE /api/v1/keys/{id}/versions/{number} (the `RetireKeyVersion` operationId).
+func (c *Client) RetireKeyVersion(ctx context.Context, id KeyIdParam, number int, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRetireKeyVersionRequest(c.Server, id, number)
 	if err != nil {
 		return nil, err
 	}
@@ -737,6 +1231,70 @@ func (c *Client) UpdateActorByExternalIdWithBody(ctx context.Context, path Names
 // Takes a body of the `application/json` content type.
 func (c *Client) UpdateActorByExternalId(ctx context.Context, path NamespacePathParam, externalId ExternalId, body UpdateActorByExternalIdJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateActorByExternalIdRequest(c.Server, path, externalId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UnassignNamespaceKey Remove the key assigned to a namespace; it then uses the nearest key up its path.
+//
+// Corresponds with DELETE /api/v1/namespaces/{path}/key (the `UnassignNamespaceKey` operationId).
+func (c *Client) UnassignNamespaceKey(ctx context.Context, path NamespacePathParam, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUnassignNamespaceKeyRequest(c.Server, path)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetNamespaceKey The key assigned to a namespace and the key it effectively uses.
+//
+// Corresponds with GET /api/v1/namespaces/{path}/key (the `GetNamespaceKey` operationId).
+func (c *Client) GetNamespaceKey(ctx context.Context, path NamespacePathParam, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetNamespaceKeyRequest(c.Server, path)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AssignNamespaceKeyWithBody Make a namespace use a key of its own or of an ancestor (needs `update` on the namespace and `get` on the key).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /api/v1/namespaces/{path}/key (the `AssignNamespaceKey` operationId).
+func (c *Client) AssignNamespaceKeyWithBody(ctx context.Context, path NamespacePathParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAssignNamespaceKeyRequestWithBody(c.Server, path, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AssignNamespaceKey Make a namespace use a key of its own or of an ancestor (needs `update` on the namespace and `get` on the key).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /api/v1/namespaces/{path}/key (the `AssignNamespaceKey` operationId).
+func (c *Client) AssignNamespaceKey(ctx context.Context, path NamespacePathParam, body AssignNamespaceKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAssignNamespaceKeyRequest(c.Server, path, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1003,6 +1561,427 @@ func NewUpdateActorRequestWithBody(server string, id ActorId, contentType string
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetEncryptionStatusRequest constructs an http.Request for the GetEncryptionStatus method
+func NewGetEncryptionStatusRequest(server string, params *GetEncryptionStatusParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/encryption/status")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Namespace != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "namespace", *params.Namespace, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListKeysRequest constructs an http.Request for the ListKeys method
+func NewListKeysRequest(server string, params *ListKeysParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/keys")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Namespace != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "namespace", *params.Namespace, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.LabelSelector != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "labelSelector", *params.LabelSelector, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateKeyRequest calls the generic CreateKey builder with application/json body
+func NewCreateKeyRequest(server string, body CreateKeyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateKeyRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateKeyRequestWithBody constructs an http.Request for the CreateKey method, with any body, and a specified content type
+func NewCreateKeyRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/keys")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteKeyRequest constructs an http.Request for the DeleteKey method
+func NewDeleteKeyRequest(server string, id KeyIdParam) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/keys/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetKeyRequest constructs an http.Request for the GetKey method
+func NewGetKeyRequest(server string, id KeyIdParam) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/keys/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateKeyRequest calls the generic UpdateKey builder with application/json body
+func NewUpdateKeyRequest(server string, id KeyIdParam, body UpdateKeyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateKeyRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewUpdateKeyRequestWithBody constructs an http.Request for the UpdateKey method, with any body, and a specified content type
+func NewUpdateKeyRequestWithBody(server string, id KeyIdParam, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/keys/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRotateKeyRequest calls the generic RotateKey builder with application/json body
+func NewRotateKeyRequest(server string, id KeyIdParam, body RotateKeyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRotateKeyRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewRotateKeyRequestWithBody constructs an http.Request for the RotateKey method, with any body, and a specified content type
+func NewRotateKeyRequestWithBody(server string, id KeyIdParam, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/keys/%s/_rotate", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListKeyVersionsRequest constructs an http.Request for the ListKeyVersions method
+func NewListKeyVersionsRequest(server string, id KeyIdParam) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/keys/%s/versions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRetireKeyVersionRequest constructs an http.Request for the RetireKeyVersion method
+func NewRetireKeyVersionRequest(server string, id KeyIdParam, number int) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "number", number, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/keys/%s/versions/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -1388,6 +2367,121 @@ func NewUpdateActorByExternalIdRequestWithBody(server string, path NamespacePath
 	return req, nil
 }
 
+// NewUnassignNamespaceKeyRequest constructs an http.Request for the UnassignNamespaceKey method
+func NewUnassignNamespaceKeyRequest(server string, path NamespacePathParam) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "path", path, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/namespaces/%s/key", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetNamespaceKeyRequest constructs an http.Request for the GetNamespaceKey method
+func NewGetNamespaceKeyRequest(server string, path NamespacePathParam) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "path", path, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/namespaces/%s/key", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAssignNamespaceKeyRequest calls the generic AssignNamespaceKey builder with application/json body
+func NewAssignNamespaceKeyRequest(server string, path NamespacePathParam, body AssignNamespaceKeyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAssignNamespaceKeyRequestWithBody(server, path, "application/json", bodyReader)
+}
+
+// NewAssignNamespaceKeyRequestWithBody constructs an http.Request for the AssignNamespaceKey method, with any body, and a specified content type
+func NewAssignNamespaceKeyRequestWithBody(server string, path NamespacePathParam, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "path", path, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/namespaces/%s/key", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewWhoamiRequest constructs an http.Request for the Whoami method
 func NewWhoamiRequest(server string) (*http.Request, error) {
 	var err error
@@ -1500,6 +2594,88 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /api/v1/actors/{id} (the `UpdateActor` operationId).
 	UpdateActorWithResponse(ctx context.Context, id ActorId, body UpdateActorJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateActorResponse, error)
 
+	// GetEncryptionStatusWithResponse Stored encrypted values per column, namespace and key version, in the namespaces whose keys the caller may get.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/encryption/status (the `GetEncryptionStatus` operationId).
+	GetEncryptionStatusWithResponse(ctx context.Context, params *GetEncryptionStatusParams, reqEditors ...RequestEditorFn) (*GetEncryptionStatusResponse, error)
+
+	// ListKeysWithResponse List the encryption keys the caller may list.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/keys (the `ListKeys` operationId).
+	ListKeysWithResponse(ctx context.Context, params *ListKeysParams, reqEditors ...RequestEditorFn) (*ListKeysResponse, error)
+
+	// CreateKeyWithBodyWithResponse Create an encryption key with its first version.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/keys (the `CreateKey` operationId).
+	CreateKeyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateKeyResponse, error)
+
+	// CreateKeyWithResponse Create an encryption key with its first version.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/keys (the `CreateKey` operationId).
+	CreateKeyWithResponse(ctx context.Context, body CreateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateKeyResponse, error)
+
+	// DeleteKeyWithResponse Delete a key and its versions; refused with 409 while it is assigned or still seals stored values.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/v1/keys/{id} (the `DeleteKey` operationId).
+	DeleteKeyWithResponse(ctx context.Context, id KeyIdParam, reqEditors ...RequestEditorFn) (*DeleteKeyResponse, error)
+
+	// GetKeyWithResponse performs a GET /api/v1/keys/{id} (the `GetKey` operationId) request.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	GetKeyWithResponse(ctx context.Context, id KeyIdParam, reqEditors ...RequestEditorFn) (*GetKeyResponse, error)
+
+	// UpdateKeyWithBodyWithResponse Replace the labels and/or annotations given.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/keys/{id} (the `UpdateKey` operationId).
+	UpdateKeyWithBodyWithResponse(ctx context.Context, id KeyIdParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateKeyResponse, error)
+
+	// UpdateKeyWithResponse Replace the labels and/or annotations given.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/keys/{id} (the `UpdateKey` operationId).
+	UpdateKeyWithResponse(ctx context.Context, id KeyIdParam, body UpdateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateKeyResponse, error)
+
+	// RotateKeyWithBodyWithResponse Add a new current version (generated and inline keys; external sources rotate at the source and answer 409).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/keys/{id}/_rotate (the `RotateKey` operationId).
+	RotateKeyWithBodyWithResponse(ctx context.Context, id KeyIdParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RotateKeyResponse, error)
+
+	// RotateKeyWithResponse Add a new current version (generated and inline keys; external sources rotate at the source and answer 409).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/keys/{id}/_rotate (the `RotateKey` operationId).
+	RotateKeyWithResponse(ctx context.Context, id KeyIdParam, body RotateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*RotateKeyResponse, error)
+
+	// ListKeyVersionsWithResponse The versions of a key, newest first.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/keys/{id}/versions (the `ListKeyVersions` operationId).
+	ListKeyVersionsWithResponse(ctx context.Context, id KeyIdParam, reqEditors ...RequestEditorFn) (*ListKeyVersionsResponse, error)
+
+	// RetireKeyVersionWithResponse Retire a previous version so it no longer opens anything (verb `rotate`); 409 for the current version or while values are still sealed with it.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/v1/keys/{id}/versions/{number} (the `RetireKeyVersion` operationId).
+	RetireKeyVersionWithResponse(ctx context.Context, id KeyIdParam, number int, reqEditors ...RequestEditorFn) (*RetireKeyVersionResponse, error)
+
 	// ListNamespacesWithResponse List the namespaces the caller may list.
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -1566,6 +2742,34 @@ type ClientWithResponsesInterface interface {
 	// UpdateActorByExternalIdWithResponse performs a PATCH /api/v1/namespaces/{path}/actors/{externalId} (the `UpdateActorByExternalId` operationId) request.
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	UpdateActorByExternalIdWithResponse(ctx context.Context, path NamespacePathParam, externalId ExternalId, body UpdateActorByExternalIdJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateActorByExternalIdResponse, error)
+
+	// UnassignNamespaceKeyWithResponse Remove the key assigned to a namespace; it then uses the nearest key up its path.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/v1/namespaces/{path}/key (the `UnassignNamespaceKey` operationId).
+	UnassignNamespaceKeyWithResponse(ctx context.Context, path NamespacePathParam, reqEditors ...RequestEditorFn) (*UnassignNamespaceKeyResponse, error)
+
+	// GetNamespaceKeyWithResponse The key assigned to a namespace and the key it effectively uses.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/namespaces/{path}/key (the `GetNamespaceKey` operationId).
+	GetNamespaceKeyWithResponse(ctx context.Context, path NamespacePathParam, reqEditors ...RequestEditorFn) (*GetNamespaceKeyResponse, error)
+
+	// AssignNamespaceKeyWithBodyWithResponse Make a namespace use a key of its own or of an ancestor (needs `update` on the namespace and `get` on the key).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/namespaces/{path}/key (the `AssignNamespaceKey` operationId).
+	AssignNamespaceKeyWithBodyWithResponse(ctx context.Context, path NamespacePathParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AssignNamespaceKeyResponse, error)
+
+	// AssignNamespaceKeyWithResponse Make a namespace use a key of its own or of an ancestor (needs `update` on the namespace and `get` on the key).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/namespaces/{path}/key (the `AssignNamespaceKey` operationId).
+	AssignNamespaceKeyWithResponse(ctx context.Context, path NamespacePathParam, body AssignNamespaceKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*AssignNamespaceKeyResponse, error)
 
 	// WhoamiWithResponse The calling actor and its effective permissions.
 	//
@@ -1802,6 +3006,431 @@ func (r UpdateActorResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateActorResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetEncryptionStatusResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EncryptionStatus
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetEncryptionStatusResponse) GetJSON200() *EncryptionStatus {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r GetEncryptionStatusResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEncryptionStatusResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEncryptionStatusResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEncryptionStatusResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEncryptionStatusResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListKeysResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KeyList
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListKeysResponse) GetJSON200() *KeyList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r ListKeysResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListKeysResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListKeysResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListKeysResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListKeysResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Key
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateKeyResponse) GetJSON201() *Key {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r CreateKeyResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r DeleteKeyResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Key
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetKeyResponse) GetJSON200() *Key {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r GetKeyResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Key
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateKeyResponse) GetJSON200() *Key {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r UpdateKeyResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RotateKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *KeyVersion
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r RotateKeyResponse) GetJSON201() *KeyVersion {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r RotateKeyResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RotateKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RotateKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RotateKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RotateKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListKeyVersionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KeyVersionList
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListKeyVersionsResponse) GetJSON200() *KeyVersionList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r ListKeyVersionsResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListKeyVersionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListKeyVersionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListKeyVersionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListKeyVersionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RetireKeyVersionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KeyVersion
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RetireKeyVersionResponse) GetJSON200() *KeyVersion {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r RetireKeyVersionResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RetireKeyVersionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RetireKeyVersionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RetireKeyVersionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RetireKeyVersionResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -2178,6 +3807,143 @@ func (r UpdateActorByExternalIdResponse) ContentType() string {
 	return ""
 }
 
+type UnassignNamespaceKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r UnassignNamespaceKeyResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r UnassignNamespaceKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UnassignNamespaceKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UnassignNamespaceKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UnassignNamespaceKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetNamespaceKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KeyAssignment
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetNamespaceKeyResponse) GetJSON200() *KeyAssignment {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r GetNamespaceKeyResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetNamespaceKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetNamespaceKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetNamespaceKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetNamespaceKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AssignNamespaceKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KeyAssignment
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AssignNamespaceKeyResponse) GetJSON200() *KeyAssignment {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r AssignNamespaceKeyResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r AssignNamespaceKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AssignNamespaceKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AssignNamespaceKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AssignNamespaceKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type WhoamiResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2307,6 +4073,160 @@ func (c *ClientWithResponses) UpdateActorWithResponse(ctx context.Context, id Ac
 		return nil, err
 	}
 	return ParseUpdateActorResponse(rsp)
+}
+
+// GetEncryptionStatusWithResponse Stored encrypted values per column, namespace and key version, in the namespaces whose keys the caller may get.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/encryption/status (the `GetEncryptionStatus` operationId).
+func (c *ClientWithResponses) GetEncryptionStatusWithResponse(ctx context.Context, params *GetEncryptionStatusParams, reqEditors ...RequestEditorFn) (*GetEncryptionStatusResponse, error) {
+	rsp, err := c.GetEncryptionStatus(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEncryptionStatusResponse(rsp)
+}
+
+// ListKeysWithResponse List the encryption keys the caller may list.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/keys (the `ListKeys` operationId).
+func (c *ClientWithResponses) ListKeysWithResponse(ctx context.Context, params *ListKeysParams, reqEditors ...RequestEditorFn) (*ListKeysResponse, error) {
+	rsp, err := c.ListKeys(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListKeysResponse(rsp)
+}
+
+// CreateKeyWithBodyWithResponse Create an encryption key with its first version.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/keys (the `CreateKey` operationId).
+func (c *ClientWithResponses) CreateKeyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateKeyResponse, error) {
+	rsp, err := c.CreateKeyWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateKeyResponse(rsp)
+}
+
+// CreateKeyWithResponse Create an encryption key with its first version.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/keys (the `CreateKey` operationId).
+func (c *ClientWithResponses) CreateKeyWithResponse(ctx context.Context, body CreateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateKeyResponse, error) {
+	rsp, err := c.CreateKey(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateKeyResponse(rsp)
+}
+
+// DeleteKeyWithResponse Delete a key and its versions; refused with 409 while it is assigned or still seals stored values.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/v1/keys/{id} (the `DeleteKey` operationId).
+func (c *ClientWithResponses) DeleteKeyWithResponse(ctx context.Context, id KeyIdParam, reqEditors ...RequestEditorFn) (*DeleteKeyResponse, error) {
+	rsp, err := c.DeleteKey(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteKeyResponse(rsp)
+}
+
+// GetKeyWithResponse performs a GET /api/v1/keys/{id} (the `GetKey` operationId) request.
+//
+// Returns a wrapper object for the known response body format(s).
+func (c *ClientWithResponses) GetKeyWithResponse(ctx context.Context, id KeyIdParam, reqEditors ...RequestEditorFn) (*GetKeyResponse, error) {
+	rsp, err := c.GetKey(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetKeyResponse(rsp)
+}
+
+// UpdateKeyWithBodyWithResponse Replace the labels and/or annotations given.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/keys/{id} (the `UpdateKey` operationId).
+func (c *ClientWithResponses) UpdateKeyWithBodyWithResponse(ctx context.Context, id KeyIdParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateKeyResponse, error) {
+	rsp, err := c.UpdateKeyWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateKeyResponse(rsp)
+}
+
+// UpdateKeyWithResponse Replace the labels and/or annotations given.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/keys/{id} (the `UpdateKey` operationId).
+func (c *ClientWithResponses) UpdateKeyWithResponse(ctx context.Context, id KeyIdParam, body UpdateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateKeyResponse, error) {
+	rsp, err := c.UpdateKey(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateKeyResponse(rsp)
+}
+
+// RotateKeyWithBodyWithResponse Add a new current version (generated and inline keys; external sources rotate at the source and answer 409).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/keys/{id}/_rotate (the `RotateKey` operationId).
+func (c *ClientWithResponses) RotateKeyWithBodyWithResponse(ctx context.Context, id KeyIdParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RotateKeyResponse, error) {
+	rsp, err := c.RotateKeyWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRotateKeyResponse(rsp)
+}
+
+// RotateKeyWithResponse Add a new current version (generated and inline keys; external sources rotate at the source and answer 409).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/keys/{id}/_rotate (the `RotateKey` operationId).
+func (c *ClientWithResponses) RotateKeyWithResponse(ctx context.Context, id KeyIdParam, body RotateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*RotateKeyResponse, error) {
+	rsp, err := c.RotateKey(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRotateKeyResponse(rsp)
+}
+
+// ListKeyVersionsWithResponse The versions of a key, newest first.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/keys/{id}/versions (the `ListKeyVersions` operationId).
+func (c *ClientWithResponses) ListKeyVersionsWithResponse(ctx context.Context, id KeyIdParam, reqEditors ...RequestEditorFn) (*ListKeyVersionsResponse, error) {
+	rsp, err := c.ListKeyVersions(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListKeyVersionsResponse(rsp)
+}
+
+// RetireKeyVersionWithResponse Retire a previous version so it no longer opens anything (verb `rotate`); 409 for the current version or while values are still sealed with it.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/v1/keys/{id}/versions/{number} (the `RetireKeyVersion` operationId).
+func (c *ClientWithResponses) RetireKeyVersionWithResponse(ctx context.Context, id KeyIdParam, number int, reqEditors ...RequestEditorFn) (*RetireKeyVersionResponse, error) {
+	rsp, err := c.RetireKeyVersion(ctx, id, number, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRetireKeyVersionResponse(rsp)
 }
 
 // ListNamespacesWithResponse List the namespaces the caller may list.
@@ -2440,6 +4360,58 @@ func (c *ClientWithResponses) UpdateActorByExternalIdWithResponse(ctx context.Co
 		return nil, err
 	}
 	return ParseUpdateActorByExternalIdResponse(rsp)
+}
+
+// UnassignNamespaceKeyWithResponse Remove the key assigned to a namespace; it then uses the nearest key up its path.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/v1/namespaces/{path}/key (the `UnassignNamespaceKey` operationId).
+func (c *ClientWithResponses) UnassignNamespaceKeyWithResponse(ctx context.Context, path NamespacePathParam, reqEditors ...RequestEditorFn) (*UnassignNamespaceKeyResponse, error) {
+	rsp, err := c.UnassignNamespaceKey(ctx, path, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUnassignNamespaceKeyResponse(rsp)
+}
+
+// GetNamespaceKeyWithResponse The key assigned to a namespace and the key it effectively uses.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/namespaces/{path}/key (the `GetNamespaceKey` operationId).
+func (c *ClientWithResponses) GetNamespaceKeyWithResponse(ctx context.Context, path NamespacePathParam, reqEditors ...RequestEditorFn) (*GetNamespaceKeyResponse, error) {
+	rsp, err := c.GetNamespaceKey(ctx, path, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetNamespaceKeyResponse(rsp)
+}
+
+// AssignNamespaceKeyWithBodyWithResponse Make a namespace use a key of its own or of an ancestor (needs `update` on the namespace and `get` on the key).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/namespaces/{path}/key (the `AssignNamespaceKey` operationId).
+func (c *ClientWithResponses) AssignNamespaceKeyWithBodyWithResponse(ctx context.Context, path NamespacePathParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AssignNamespaceKeyResponse, error) {
+	rsp, err := c.AssignNamespaceKeyWithBody(ctx, path, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAssignNamespaceKeyResponse(rsp)
+}
+
+// AssignNamespaceKeyWithResponse Make a namespace use a key of its own or of an ancestor (needs `update` on the namespace and `get` on the key).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/namespaces/{path}/key (the `AssignNamespaceKey` operationId).
+func (c *ClientWithResponses) AssignNamespaceKeyWithResponse(ctx context.Context, path NamespacePathParam, body AssignNamespaceKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*AssignNamespaceKeyResponse, error) {
+	rsp, err := c.AssignNamespaceKey(ctx, path, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAssignNamespaceKeyResponse(rsp)
 }
 
 // WhoamiWithResponse The calling actor and its effective permissions.
@@ -2599,6 +4571,299 @@ func ParseUpdateActorResponse(rsp *http.Response) (*UpdateActorResponse, error) 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest Actor
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetEncryptionStatusResponse parses an HTTP response from a GetEncryptionStatusWithResponse call
+func ParseGetEncryptionStatusResponse(rsp *http.Response) (*GetEncryptionStatusResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEncryptionStatusResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EncryptionStatus
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListKeysResponse parses an HTTP response from a ListKeysWithResponse call
+func ParseListKeysResponse(rsp *http.Response) (*ListKeysResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListKeysResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest KeyList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateKeyResponse parses an HTTP response from a CreateKeyWithResponse call
+func ParseCreateKeyResponse(rsp *http.Response) (*CreateKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Key
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteKeyResponse parses an HTTP response from a DeleteKeyWithResponse call
+func ParseDeleteKeyResponse(rsp *http.Response) (*DeleteKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetKeyResponse parses an HTTP response from a GetKeyWithResponse call
+func ParseGetKeyResponse(rsp *http.Response) (*GetKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Key
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateKeyResponse parses an HTTP response from a UpdateKeyWithResponse call
+func ParseUpdateKeyResponse(rsp *http.Response) (*UpdateKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Key
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRotateKeyResponse parses an HTTP response from a RotateKeyWithResponse call
+func ParseRotateKeyResponse(rsp *http.Response) (*RotateKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RotateKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest KeyVersion
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListKeyVersionsResponse parses an HTTP response from a ListKeyVersionsWithResponse call
+func ParseListKeyVersionsResponse(rsp *http.Response) (*ListKeyVersionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListKeyVersionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest KeyVersionList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRetireKeyVersionResponse parses an HTTP response from a RetireKeyVersionWithResponse call
+func ParseRetireKeyVersionResponse(rsp *http.Response) (*RetireKeyVersionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RetireKeyVersionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest KeyVersion
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -2855,6 +5120,101 @@ func ParseUpdateActorByExternalIdResponse(rsp *http.Response) (*UpdateActorByExt
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest Actor
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUnassignNamespaceKeyResponse parses an HTTP response from a UnassignNamespaceKeyWithResponse call
+func ParseUnassignNamespaceKeyResponse(rsp *http.Response) (*UnassignNamespaceKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UnassignNamespaceKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetNamespaceKeyResponse parses an HTTP response from a GetNamespaceKeyWithResponse call
+func ParseGetNamespaceKeyResponse(rsp *http.Response) (*GetNamespaceKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetNamespaceKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest KeyAssignment
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAssignNamespaceKeyResponse parses an HTTP response from a AssignNamespaceKeyWithResponse call
+func ParseAssignNamespaceKeyResponse(rsp *http.Response) (*AssignNamespaceKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AssignNamespaceKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest KeyAssignment
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -21,6 +22,54 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/oapi-codegen/runtime"
 )
+
+// Defines values for KeySourceKind.
+const (
+	KeySourceAWSSecretsManager KeySourceKind = "aws_secrets_manager"
+	KeySourceEnv               KeySourceKind = "env"
+	KeySourceFile              KeySourceKind = "file"
+	KeySourceGenerated         KeySourceKind = "generated"
+	KeySourceInline            KeySourceKind = "inline"
+)
+
+// Valid indicates whether the value is a known member of the KeySourceKind enum.
+func (e KeySourceKind) Valid() bool {
+	switch e {
+	case KeySourceAWSSecretsManager:
+		return true
+	case KeySourceEnv:
+		return true
+	case KeySourceFile:
+		return true
+	case KeySourceGenerated:
+		return true
+	case KeySourceInline:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KeyVersionState.
+const (
+	KeyVersionStateCurrent  KeyVersionState = "current"
+	KeyVersionStatePrevious KeyVersionState = "previous"
+	KeyVersionStateRetired  KeyVersionState = "retired"
+)
+
+// Valid indicates whether the value is a known member of the KeyVersionState enum.
+func (e KeyVersionState) Valid() bool {
+	switch e {
+	case KeyVersionStateCurrent:
+		return true
+	case KeyVersionStatePrevious:
+		return true
+	case KeyVersionStateRetired:
+		return true
+	default:
+		return false
+	}
+}
 
 // Defines values for Resource.
 const (
@@ -162,6 +211,22 @@ type ActorUpdate struct {
 // Annotations Free-form annotations (Kubernetes key rules; values up to 256 KiB in total).
 type Annotations map[string]string
 
+// EncryptionStatus defines model for EncryptionStatus.
+type EncryptionStatus struct {
+	Items []EncryptionStatusRow `json:"items"`
+}
+
+// EncryptionStatusRow defines model for EncryptionStatusRow.
+type EncryptionStatusRow struct {
+	Column string `json:"column"`
+	Count  int64  `json:"count"`
+
+	// KeyVersionId The key version sealing the values; empty for values that are not valid envelopes.
+	KeyVersionId string `json:"keyVersionId"`
+	Namespace    string `json:"namespace"`
+	Table        string `json:"table"`
+}
+
 // ExternalId The caller-chosen id of an actor, unique within its namespace.
 type ExternalId = string
 
@@ -171,6 +236,116 @@ type FieldError struct {
 	Field   string `json:"field"`
 	Message string `json:"message"`
 }
+
+// Key defines model for Key.
+type Key struct {
+	// Annotations Free-form annotations (Kubernetes key rules; values up to 256 KiB in total).
+	Annotations Annotations `json:"annotations"`
+	CreatedAt   time.Time   `json:"createdAt"`
+
+	// CurrentVersion The number of the current version.
+	CurrentVersion int   `json:"currentVersion"`
+	Id             KeyId `json:"id"`
+
+	// Labels Kubernetes-style labels (key `[prefix/]name`, name ≤ 63 characters, value ≤ 63 characters).
+	Labels Labels `json:"labels"`
+	Name   string `json:"name"`
+
+	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
+	Namespace NamespacePath `json:"namespace"`
+	Source    KeySource     `json:"source"`
+	UpdatedAt time.Time     `json:"updatedAt"`
+}
+
+// KeyAssign defines model for KeyAssign.
+type KeyAssign struct {
+	KeyId KeyId `json:"keyId"`
+}
+
+// KeyAssignment defines model for KeyAssignment.
+type KeyAssignment struct {
+	// EffectiveKeyId The key the namespace uses (its own or the nearest ancestor's); null means the global root key.
+	EffectiveKeyId *string `json:"effectiveKeyId"`
+
+	// KeyId The key assigned to this namespace itself; absent when none is.
+	KeyId *string `json:"keyId,omitempty"`
+
+	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
+	Namespace NamespacePath `json:"namespace"`
+}
+
+// KeyCreate defines model for KeyCreate.
+type KeyCreate struct {
+	// Annotations Free-form annotations (Kubernetes key rules; values up to 256 KiB in total).
+	Annotations *Annotations `json:"annotations,omitempty"`
+
+	// Labels Kubernetes-style labels (key `[prefix/]name`, name ≤ 63 characters, value ≤ 63 characters).
+	Labels *Labels `json:"labels,omitempty"`
+
+	// Material Base64 (standard encoding) of exactly 32 bytes of key material. Never returned.
+	Material *KeyMaterial `json:"material,omitempty"`
+	Name     string       `json:"name"`
+
+	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
+	Namespace NamespacePath `json:"namespace"`
+	Source    KeySource     `json:"source"`
+}
+
+// KeyId defines model for KeyId.
+type KeyId = string
+
+// KeyList defines model for KeyList.
+type KeyList struct {
+	Items      []Key   `json:"items"`
+	NextCursor *string `json:"nextCursor,omitempty"`
+}
+
+// KeyMaterial Base64 (standard encoding) of exactly 32 bytes of key material. Never returned.
+type KeyMaterial = string
+
+// KeyRotate defines model for KeyRotate.
+type KeyRotate struct {
+	// Material Base64 (standard encoding) of exactly 32 bytes of key material. Never returned.
+	Material *KeyMaterial `json:"material,omitempty"`
+}
+
+// KeySource defines model for KeySource.
+type KeySource struct {
+	Kind KeySourceKind `json:"kind"`
+
+	// Params Source parameters: env `var`; file `path`; aws_secrets_manager `secret_id`, `region`, `endpoint`, `version_stage`, `json_key`. None for generated and inline.
+	Params *map[string]string `json:"params,omitempty"`
+}
+
+// KeySourceKind defines model for KeySourceKind.
+type KeySourceKind string
+
+// KeyUpdate defines model for KeyUpdate.
+type KeyUpdate struct {
+	// Annotations Free-form annotations (Kubernetes key rules; values up to 256 KiB in total).
+	Annotations *Annotations `json:"annotations,omitempty"`
+
+	// Labels Kubernetes-style labels (key `[prefix/]name`, name ≤ 63 characters, value ≤ 63 characters).
+	Labels *Labels `json:"labels,omitempty"`
+}
+
+// KeyVersion defines model for KeyVersion.
+type KeyVersion struct {
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Id The key version id (`kv_…`) that sealed values name.
+	Id     string          `json:"id"`
+	Number int             `json:"number"`
+	State  KeyVersionState `json:"state"`
+}
+
+// KeyVersionList defines model for KeyVersionList.
+type KeyVersionList struct {
+	Items []KeyVersion `json:"items"`
+}
+
+// KeyVersionState defines model for KeyVersionState.
+type KeyVersionState string
 
 // Labels Kubernetes-style labels (key `[prefix/]name`, name ≤ 63 characters, value ≤ 63 characters).
 type Labels map[string]string
@@ -262,6 +437,9 @@ type WhoAmI struct {
 // Cursor defines model for Cursor.
 type Cursor = string
 
+// KeyIdParam defines model for KeyIdParam.
+type KeyIdParam = KeyId
+
 // LabelSelector defines model for LabelSelector.
 type LabelSelector = string
 
@@ -274,6 +452,27 @@ type NamespacePathParam = NamespacePath
 // ListActorsParams defines parameters for ListActors.
 type ListActorsParams struct {
 	// Namespace Only actors directly in this namespace.
+	Namespace *NamespacePath `form:"namespace,omitempty" json:"namespace,omitempty"`
+
+	// LabelSelector Kubernetes-style label selector: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x,y)`, `a`, `!a`, comma-separated (all must hold).
+	LabelSelector *LabelSelector `form:"labelSelector,omitempty" json:"labelSelector,omitempty"`
+
+	// Limit Page size (default 50).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `nextCursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// GetEncryptionStatusParams defines parameters for GetEncryptionStatus.
+type GetEncryptionStatusParams struct {
+	// Namespace Only values of this namespace.
+	Namespace *NamespacePath `form:"namespace,omitempty" json:"namespace,omitempty"`
+}
+
+// ListKeysParams defines parameters for ListKeys.
+type ListKeysParams struct {
+	// Namespace Only keys directly in this namespace.
 	Namespace *NamespacePath `form:"namespace,omitempty" json:"namespace,omitempty"`
 
 	// LabelSelector Kubernetes-style label selector: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x,y)`, `a`, `!a`, comma-separated (all must hold).
@@ -307,6 +506,15 @@ type CreateActorJSONRequestBody = ActorCreate
 // UpdateActorJSONRequestBody defines body for UpdateActor for application/json ContentType.
 type UpdateActorJSONRequestBody = ActorUpdate
 
+// CreateKeyJSONRequestBody defines body for CreateKey for application/json ContentType.
+type CreateKeyJSONRequestBody = KeyCreate
+
+// UpdateKeyJSONRequestBody defines body for UpdateKey for application/json ContentType.
+type UpdateKeyJSONRequestBody = KeyUpdate
+
+// RotateKeyJSONRequestBody defines body for RotateKey for application/json ContentType.
+type RotateKeyJSONRequestBody = KeyRotate
+
 // CreateNamespaceJSONRequestBody defines body for CreateNamespace for application/json ContentType.
 type CreateNamespaceJSONRequestBody = NamespaceCreate
 
@@ -315,6 +523,9 @@ type UpdateNamespaceJSONRequestBody = NamespaceUpdate
 
 // UpdateActorByExternalIdJSONRequestBody defines body for UpdateActorByExternalId for application/json ContentType.
 type UpdateActorByExternalIdJSONRequestBody = ActorUpdate
+
+// AssignNamespaceKeyJSONRequestBody defines body for AssignNamespaceKey for application/json ContentType.
+type AssignNamespaceKeyJSONRequestBody = KeyAssign
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
@@ -333,6 +544,33 @@ type ServerInterface interface {
 	// UpdateActor Replace the fields given (permissions, publicKeys, labels and annotations replace whole).
 	// (PATCH /api/v1/actors/{id})
 	UpdateActor(w http.ResponseWriter, r *http.Request, id ActorId)
+	// GetEncryptionStatus Stored encrypted values per column, namespace and key version, in the namespaces whose keys the caller may get.
+	// (GET /api/v1/encryption/status)
+	GetEncryptionStatus(w http.ResponseWriter, r *http.Request, params GetEncryptionStatusParams)
+	// ListKeys List the encryption keys the caller may list.
+	// (GET /api/v1/keys)
+	ListKeys(w http.ResponseWriter, r *http.Request, params ListKeysParams)
+	// CreateKey Create an encryption key with its first version.
+	// (POST /api/v1/keys)
+	CreateKey(w http.ResponseWriter, r *http.Request)
+	// DeleteKey Delete a key and its versions; refused with 409 while it is assigned or still seals stored values.
+	// (DELETE /api/v1/keys/{id})
+	DeleteKey(w http.ResponseWriter, r *http.Request, id KeyIdParam)
+
+	// (GET /api/v1/keys/{id})
+	GetKey(w http.ResponseWriter, r *http.Request, id KeyIdParam)
+	// UpdateKey Replace the labels and/or annotations given.
+	// (PATCH /api/v1/keys/{id})
+	UpdateKey(w http.ResponseWriter, r *http.Request, id KeyIdParam)
+	// RotateKey Add a new current version (generated and inline keys; external sources rotate at the source and answer 409).
+	// (POST /api/v1/keys/{id}/_rotate)
+	RotateKey(w http.ResponseWriter, r *http.Request, id KeyIdParam)
+	// ListKeyVersions The versions of a key, newest first.
+	// (GET /api/v1/keys/{id}/versions)
+	ListKeyVersions(w http.ResponseWriter, r *http.Request, id KeyIdParam)
+	// RetireKeyVersion Retire a previous version so it no longer opens anything (verb `rotate`); 409 for the current version or while values are still sealed with it.
+	// (DELETE /api/v1/keys/{id}/versions/{number})
+	RetireKeyVersion(w http.ResponseWriter, r *http.Request, id KeyIdParam, number int)
 	// ListNamespaces List the namespaces the caller may list.
 	// (GET /api/v1/namespaces)
 	ListNamespaces(w http.ResponseWriter, r *http.Request, params ListNamespacesParams)
@@ -357,6 +595,15 @@ type ServerInterface interface {
 
 	// (PATCH /api/v1/namespaces/{path}/actors/{externalId})
 	UpdateActorByExternalId(w http.ResponseWriter, r *http.Request, path NamespacePathParam, externalId ExternalId)
+	// UnassignNamespaceKey Remove the key assigned to a namespace; it then uses the nearest key up its path.
+	// (DELETE /api/v1/namespaces/{path}/key)
+	UnassignNamespaceKey(w http.ResponseWriter, r *http.Request, path NamespacePathParam)
+	// GetNamespaceKey The key assigned to a namespace and the key it effectively uses.
+	// (GET /api/v1/namespaces/{path}/key)
+	GetNamespaceKey(w http.ResponseWriter, r *http.Request, path NamespacePathParam)
+	// AssignNamespaceKey Make a namespace use a key of its own or of an ancestor (needs `update` on the namespace and `get` on the key).
+	// (PUT /api/v1/namespaces/{path}/key)
+	AssignNamespaceKey(w http.ResponseWriter, r *http.Request, path NamespacePathParam)
 	// Whoami The calling actor and its effective permissions.
 	// (GET /api/v1/whoami)
 	Whoami(w http.ResponseWriter, r *http.Request)
@@ -526,6 +773,290 @@ func (siw *ServerInterfaceWrapper) UpdateActor(w http.ResponseWriter, r *http.Re
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.UpdateActor(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetEncryptionStatus operation middleware
+func (siw *ServerInterfaceWrapper) GetEncryptionStatus(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetEncryptionStatusParams
+
+	// ------------- Optional query parameter "namespace" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "namespace", r.URL.Query(), &params.Namespace, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "namespace"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "namespace", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetEncryptionStatus(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListKeys operation middleware
+func (siw *ServerInterfaceWrapper) ListKeys(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListKeysParams
+
+	// ------------- Optional query parameter "namespace" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "namespace", r.URL.Query(), &params.Namespace, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "namespace"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "namespace", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "labelSelector" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "labelSelector", r.URL.Query(), &params.LabelSelector, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "labelSelector"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "labelSelector", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListKeys(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateKey operation middleware
+func (siw *ServerInterfaceWrapper) CreateKey(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateKey(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteKey operation middleware
+func (siw *ServerInterfaceWrapper) DeleteKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id KeyIdParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteKey(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetKey operation middleware
+func (siw *ServerInterfaceWrapper) GetKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id KeyIdParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetKey(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateKey operation middleware
+func (siw *ServerInterfaceWrapper) UpdateKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id KeyIdParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateKey(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RotateKey operation middleware
+func (siw *ServerInterfaceWrapper) RotateKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id KeyIdParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RotateKey(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListKeyVersions operation middleware
+func (siw *ServerInterfaceWrapper) ListKeyVersions(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id KeyIdParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListKeyVersions(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RetireKeyVersion operation middleware
+func (siw *ServerInterfaceWrapper) RetireKeyVersion(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id KeyIdParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "number" -------------
+	var number int
+
+	err = runtime.BindStyledParameterWithOptions("simple", "number", mux.Vars(r)["number"], &number, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "number", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RetireKeyVersion(w, r, id, number)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -804,6 +1335,84 @@ func (siw *ServerInterfaceWrapper) UpdateActorByExternalId(w http.ResponseWriter
 	handler.ServeHTTP(w, r)
 }
 
+// UnassignNamespaceKey operation middleware
+func (siw *ServerInterfaceWrapper) UnassignNamespaceKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "path" -------------
+	var path NamespacePathParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "path", mux.Vars(r)["path"], &path, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "path", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UnassignNamespaceKey(w, r, path)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetNamespaceKey operation middleware
+func (siw *ServerInterfaceWrapper) GetNamespaceKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "path" -------------
+	var path NamespacePathParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "path", mux.Vars(r)["path"], &path, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "path", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetNamespaceKey(w, r, path)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// AssignNamespaceKey operation middleware
+func (siw *ServerInterfaceWrapper) AssignNamespaceKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "path" -------------
+	var path NamespacePathParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "path", mux.Vars(r)["path"], &path, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "path", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.AssignNamespaceKey(w, r, path)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // Whoami operation middleware
 func (siw *ServerInterfaceWrapper) Whoami(w http.ResponseWriter, r *http.Request) {
 
@@ -958,6 +1567,30 @@ func HandlerWithOptions(si ServerInterface, options GorillaServerOptions) http.H
 	r.HandleFunc(options.BaseURL+"/api/v1/actors/{id}", wrapper.GetActor).Methods(http.MethodGet)
 
 	r.HandleFunc(options.BaseURL+"/api/v1/actors/{id}", wrapper.UpdateActor).Methods(http.MethodPatch)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/keys", wrapper.ListKeys).Methods(http.MethodGet)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/keys", wrapper.CreateKey).Methods(http.MethodPost)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/keys/{id}", wrapper.DeleteKey).Methods(http.MethodDelete)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/keys/{id}", wrapper.GetKey).Methods(http.MethodGet)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/keys/{id}", wrapper.UpdateKey).Methods(http.MethodPatch)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/keys/{id}/versions", wrapper.ListKeyVersions).Methods(http.MethodGet)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/keys/{id}/versions/{number}", wrapper.RetireKeyVersion).Methods(http.MethodDelete)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/keys/{id}/_rotate", wrapper.RotateKey).Methods(http.MethodPost)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/namespaces/{path}/key", wrapper.UnassignNamespaceKey).Methods(http.MethodDelete)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/namespaces/{path}/key", wrapper.GetNamespaceKey).Methods(http.MethodGet)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/namespaces/{path}/key", wrapper.AssignNamespaceKey).Methods(http.MethodPut)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/encryption/status", wrapper.GetEncryptionStatus).Methods(http.MethodGet)
 
 	return r
 }
@@ -1143,6 +1776,354 @@ type UpdateActordefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response UpdateActordefaultApplicationProblemPlusJSONResponse) VisitUpdateActorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEncryptionStatusRequestObject struct {
+	Params GetEncryptionStatusParams
+}
+
+type GetEncryptionStatusResponseObject interface {
+	VisitGetEncryptionStatusResponse(w http.ResponseWriter) error
+}
+
+type GetEncryptionStatus200JSONResponse EncryptionStatus
+
+func (response GetEncryptionStatus200JSONResponse) VisitGetEncryptionStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEncryptionStatusdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetEncryptionStatusdefaultApplicationProblemPlusJSONResponse) VisitGetEncryptionStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListKeysRequestObject struct {
+	Params ListKeysParams
+}
+
+type ListKeysResponseObject interface {
+	VisitListKeysResponse(w http.ResponseWriter) error
+}
+
+type ListKeys200JSONResponse KeyList
+
+func (response ListKeys200JSONResponse) VisitListKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListKeysdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListKeysdefaultApplicationProblemPlusJSONResponse) VisitListKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateKeyRequestObject struct {
+	Body *CreateKeyJSONRequestBody
+}
+
+type CreateKeyResponseObject interface {
+	VisitCreateKeyResponse(w http.ResponseWriter) error
+}
+
+type CreateKey201JSONResponse Key
+
+func (response CreateKey201JSONResponse) VisitCreateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateKeydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateKeydefaultApplicationProblemPlusJSONResponse) VisitCreateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteKeyRequestObject struct {
+	Id KeyIdParam `json:"id"`
+}
+
+type DeleteKeyResponseObject interface {
+	VisitDeleteKeyResponse(w http.ResponseWriter) error
+}
+
+type DeleteKey204Response struct {
+}
+
+func (response DeleteKey204Response) VisitDeleteKeyResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteKeydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DeleteKeydefaultApplicationProblemPlusJSONResponse) VisitDeleteKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetKeyRequestObject struct {
+	Id KeyIdParam `json:"id"`
+}
+
+type GetKeyResponseObject interface {
+	VisitGetKeyResponse(w http.ResponseWriter) error
+}
+
+type GetKey200JSONResponse Key
+
+func (response GetKey200JSONResponse) VisitGetKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetKeydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetKeydefaultApplicationProblemPlusJSONResponse) VisitGetKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateKeyRequestObject struct {
+	Id   KeyIdParam `json:"id"`
+	Body *UpdateKeyJSONRequestBody
+}
+
+type UpdateKeyResponseObject interface {
+	VisitUpdateKeyResponse(w http.ResponseWriter) error
+}
+
+type UpdateKey200JSONResponse Key
+
+func (response UpdateKey200JSONResponse) VisitUpdateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateKeydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UpdateKeydefaultApplicationProblemPlusJSONResponse) VisitUpdateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateKeyRequestObject struct {
+	Id   KeyIdParam `json:"id"`
+	Body *RotateKeyJSONRequestBody
+}
+
+type RotateKeyResponseObject interface {
+	VisitRotateKeyResponse(w http.ResponseWriter) error
+}
+
+type RotateKey201JSONResponse KeyVersion
+
+func (response RotateKey201JSONResponse) VisitRotateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateKeydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response RotateKeydefaultApplicationProblemPlusJSONResponse) VisitRotateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListKeyVersionsRequestObject struct {
+	Id KeyIdParam `json:"id"`
+}
+
+type ListKeyVersionsResponseObject interface {
+	VisitListKeyVersionsResponse(w http.ResponseWriter) error
+}
+
+type ListKeyVersions200JSONResponse KeyVersionList
+
+func (response ListKeyVersions200JSONResponse) VisitListKeyVersionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListKeyVersionsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListKeyVersionsdefaultApplicationProblemPlusJSONResponse) VisitListKeyVersionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetireKeyVersionRequestObject struct {
+	Id     KeyIdParam `json:"id"`
+	Number int        `json:"number"`
+}
+
+type RetireKeyVersionResponseObject interface {
+	VisitRetireKeyVersionResponse(w http.ResponseWriter) error
+}
+
+type RetireKeyVersion200JSONResponse KeyVersion
+
+func (response RetireKeyVersion200JSONResponse) VisitRetireKeyVersionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetireKeyVersiondefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response RetireKeyVersiondefaultApplicationProblemPlusJSONResponse) VisitRetireKeyVersionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -1459,6 +2440,118 @@ func (response UpdateActorByExternalIddefaultApplicationProblemPlusJSONResponse)
 	return err
 }
 
+type UnassignNamespaceKeyRequestObject struct {
+	Path NamespacePathParam `json:"path"`
+}
+
+type UnassignNamespaceKeyResponseObject interface {
+	VisitUnassignNamespaceKeyResponse(w http.ResponseWriter) error
+}
+
+type UnassignNamespaceKey204Response struct {
+}
+
+func (response UnassignNamespaceKey204Response) VisitUnassignNamespaceKeyResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type UnassignNamespaceKeydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UnassignNamespaceKeydefaultApplicationProblemPlusJSONResponse) VisitUnassignNamespaceKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNamespaceKeyRequestObject struct {
+	Path NamespacePathParam `json:"path"`
+}
+
+type GetNamespaceKeyResponseObject interface {
+	VisitGetNamespaceKeyResponse(w http.ResponseWriter) error
+}
+
+type GetNamespaceKey200JSONResponse KeyAssignment
+
+func (response GetNamespaceKey200JSONResponse) VisitGetNamespaceKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNamespaceKeydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetNamespaceKeydefaultApplicationProblemPlusJSONResponse) VisitGetNamespaceKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AssignNamespaceKeyRequestObject struct {
+	Path NamespacePathParam `json:"path"`
+	Body *AssignNamespaceKeyJSONRequestBody
+}
+
+type AssignNamespaceKeyResponseObject interface {
+	VisitAssignNamespaceKeyResponse(w http.ResponseWriter) error
+}
+
+type AssignNamespaceKey200JSONResponse KeyAssignment
+
+func (response AssignNamespaceKey200JSONResponse) VisitAssignNamespaceKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AssignNamespaceKeydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response AssignNamespaceKeydefaultApplicationProblemPlusJSONResponse) VisitAssignNamespaceKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type WhoamiRequestObject struct {
 }
 
@@ -1514,6 +2607,33 @@ type StrictServerInterface interface {
 	// UpdateActor Replace the fields given (permissions, publicKeys, labels and annotations replace whole).
 	// (PATCH /api/v1/actors/{id})
 	UpdateActor(ctx context.Context, request UpdateActorRequestObject) (UpdateActorResponseObject, error)
+	// GetEncryptionStatus Stored encrypted values per column, namespace and key version, in the namespaces whose keys the caller may get.
+	// (GET /api/v1/encryption/status)
+	GetEncryptionStatus(ctx context.Context, request GetEncryptionStatusRequestObject) (GetEncryptionStatusResponseObject, error)
+	// ListKeys List the encryption keys the caller may list.
+	// (GET /api/v1/keys)
+	ListKeys(ctx context.Context, request ListKeysRequestObject) (ListKeysResponseObject, error)
+	// CreateKey Create an encryption key with its first version.
+	// (POST /api/v1/keys)
+	CreateKey(ctx context.Context, request CreateKeyRequestObject) (CreateKeyResponseObject, error)
+	// DeleteKey Delete a key and its versions; refused with 409 while it is assigned or still seals stored values.
+	// (DELETE /api/v1/keys/{id})
+	DeleteKey(ctx context.Context, request DeleteKeyRequestObject) (DeleteKeyResponseObject, error)
+
+	// (GET /api/v1/keys/{id})
+	GetKey(ctx context.Context, request GetKeyRequestObject) (GetKeyResponseObject, error)
+	// UpdateKey Replace the labels and/or annotations given.
+	// (PATCH /api/v1/keys/{id})
+	UpdateKey(ctx context.Context, request UpdateKeyRequestObject) (UpdateKeyResponseObject, error)
+	// RotateKey Add a new current version (generated and inline keys; external sources rotate at the source and answer 409).
+	// (POST /api/v1/keys/{id}/_rotate)
+	RotateKey(ctx context.Context, request RotateKeyRequestObject) (RotateKeyResponseObject, error)
+	// ListKeyVersions The versions of a key, newest first.
+	// (GET /api/v1/keys/{id}/versions)
+	ListKeyVersions(ctx context.Context, request ListKeyVersionsRequestObject) (ListKeyVersionsResponseObject, error)
+	// RetireKeyVersion Retire a previous version so it no longer opens anything (verb `rotate`); 409 for the current version or while values are still sealed with it.
+	// (DELETE /api/v1/keys/{id}/versions/{number})
+	RetireKeyVersion(ctx context.Context, request RetireKeyVersionRequestObject) (RetireKeyVersionResponseObject, error)
 	// ListNamespaces List the namespaces the caller may list.
 	// (GET /api/v1/namespaces)
 	ListNamespaces(ctx context.Context, request ListNamespacesRequestObject) (ListNamespacesResponseObject, error)
@@ -1538,6 +2658,15 @@ type StrictServerInterface interface {
 
 	// (PATCH /api/v1/namespaces/{path}/actors/{externalId})
 	UpdateActorByExternalId(ctx context.Context, request UpdateActorByExternalIdRequestObject) (UpdateActorByExternalIdResponseObject, error)
+	// UnassignNamespaceKey Remove the key assigned to a namespace; it then uses the nearest key up its path.
+	// (DELETE /api/v1/namespaces/{path}/key)
+	UnassignNamespaceKey(ctx context.Context, request UnassignNamespaceKeyRequestObject) (UnassignNamespaceKeyResponseObject, error)
+	// GetNamespaceKey The key assigned to a namespace and the key it effectively uses.
+	// (GET /api/v1/namespaces/{path}/key)
+	GetNamespaceKey(ctx context.Context, request GetNamespaceKeyRequestObject) (GetNamespaceKeyResponseObject, error)
+	// AssignNamespaceKey Make a namespace use a key of its own or of an ancestor (needs `update` on the namespace and `get` on the key).
+	// (PUT /api/v1/namespaces/{path}/key)
+	AssignNamespaceKey(ctx context.Context, request AssignNamespaceKeyRequestObject) (AssignNamespaceKeyResponseObject, error)
 	// Whoami The calling actor and its effective permissions.
 	// (GET /api/v1/whoami)
 	Whoami(ctx context.Context, request WhoamiRequestObject) (WhoamiResponseObject, error)
@@ -1717,6 +2846,263 @@ func (sh *strictHandler) UpdateActor(w http.ResponseWriter, r *http.Request, id 
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(UpdateActorResponseObject); ok {
 		if err := validResponse.VisitUpdateActorResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetEncryptionStatus operation middleware
+func (sh *strictHandler) GetEncryptionStatus(w http.ResponseWriter, r *http.Request, params GetEncryptionStatusParams) {
+	var request GetEncryptionStatusRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetEncryptionStatus(ctx, request.(GetEncryptionStatusRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetEncryptionStatus")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetEncryptionStatusResponseObject); ok {
+		if err := validResponse.VisitGetEncryptionStatusResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListKeys operation middleware
+func (sh *strictHandler) ListKeys(w http.ResponseWriter, r *http.Request, params ListKeysParams) {
+	var request ListKeysRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListKeys(ctx, request.(ListKeysRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListKeys")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListKeysResponseObject); ok {
+		if err := validResponse.VisitListKeysResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateKey operation middleware
+func (sh *strictHandler) CreateKey(w http.ResponseWriter, r *http.Request) {
+	var request CreateKeyRequestObject
+
+	var body CreateKeyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateKey(ctx, request.(CreateKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateKeyResponseObject); ok {
+		if err := validResponse.VisitCreateKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteKey operation middleware
+func (sh *strictHandler) DeleteKey(w http.ResponseWriter, r *http.Request, id KeyIdParam) {
+	var request DeleteKeyRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteKey(ctx, request.(DeleteKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteKeyResponseObject); ok {
+		if err := validResponse.VisitDeleteKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetKey operation middleware
+func (sh *strictHandler) GetKey(w http.ResponseWriter, r *http.Request, id KeyIdParam) {
+	var request GetKeyRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetKey(ctx, request.(GetKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetKeyResponseObject); ok {
+		if err := validResponse.VisitGetKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateKey operation middleware
+func (sh *strictHandler) UpdateKey(w http.ResponseWriter, r *http.Request, id KeyIdParam) {
+	var request UpdateKeyRequestObject
+
+	request.Id = id
+
+	var body UpdateKeyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateKey(ctx, request.(UpdateKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateKeyResponseObject); ok {
+		if err := validResponse.VisitUpdateKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RotateKey operation middleware
+func (sh *strictHandler) RotateKey(w http.ResponseWriter, r *http.Request, id KeyIdParam) {
+	var request RotateKeyRequestObject
+
+	request.Id = id
+
+	var body RotateKeyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RotateKey(ctx, request.(RotateKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RotateKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RotateKeyResponseObject); ok {
+		if err := validResponse.VisitRotateKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListKeyVersions operation middleware
+func (sh *strictHandler) ListKeyVersions(w http.ResponseWriter, r *http.Request, id KeyIdParam) {
+	var request ListKeyVersionsRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListKeyVersions(ctx, request.(ListKeyVersionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListKeyVersions")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListKeyVersionsResponseObject); ok {
+		if err := validResponse.VisitListKeyVersionsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RetireKeyVersion operation middleware
+func (sh *strictHandler) RetireKeyVersion(w http.ResponseWriter, r *http.Request, id KeyIdParam, number int) {
+	var request RetireKeyVersionRequestObject
+
+	request.Id = id
+	request.Number = number
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RetireKeyVersion(ctx, request.(RetireKeyVersionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RetireKeyVersion")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RetireKeyVersionResponseObject); ok {
+		if err := validResponse.VisitRetireKeyVersionResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -1954,6 +3340,91 @@ func (sh *strictHandler) UpdateActorByExternalId(w http.ResponseWriter, r *http.
 	}
 }
 
+// UnassignNamespaceKey operation middleware
+func (sh *strictHandler) UnassignNamespaceKey(w http.ResponseWriter, r *http.Request, path NamespacePathParam) {
+	var request UnassignNamespaceKeyRequestObject
+
+	request.Path = path
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UnassignNamespaceKey(ctx, request.(UnassignNamespaceKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UnassignNamespaceKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UnassignNamespaceKeyResponseObject); ok {
+		if err := validResponse.VisitUnassignNamespaceKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetNamespaceKey operation middleware
+func (sh *strictHandler) GetNamespaceKey(w http.ResponseWriter, r *http.Request, path NamespacePathParam) {
+	var request GetNamespaceKeyRequestObject
+
+	request.Path = path
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetNamespaceKey(ctx, request.(GetNamespaceKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetNamespaceKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetNamespaceKeyResponseObject); ok {
+		if err := validResponse.VisitGetNamespaceKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// AssignNamespaceKey operation middleware
+func (sh *strictHandler) AssignNamespaceKey(w http.ResponseWriter, r *http.Request, path NamespacePathParam) {
+	var request AssignNamespaceKeyRequestObject
+
+	request.Path = path
+
+	var body AssignNamespaceKeyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.AssignNamespaceKey(ctx, request.(AssignNamespaceKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AssignNamespaceKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(AssignNamespaceKeyResponseObject); ok {
+		if err := validResponse.VisitAssignNamespaceKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Whoami operation middleware
 func (sh *strictHandler) Whoami(w http.ResponseWriter, r *http.Request) {
 	var request WhoamiRequestObject
@@ -1983,63 +3454,87 @@ func (sh *strictHandler) Whoami(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7FrvbtvGln+Vc9kLREppSU7s7I2CC6ySOK2bbGrE6QZYyxuOyCNpanKGnRnaUg0D+6lAv/YZdvfB8iQX",
-	"Z4Z/JcpyHCctin6xKXL+nP/nd87MpRfKJJUChdHe8NJLmWIJGlT217NMaanoKUIdKp4aLoU39N7OEQKB",
-	"C+MGBCCnYOYIqcJzLjMNKZthz/M9TqN/ylAtPd8TLEFv6IVuUd/T4RwTRqsnbPEKxczMveHu4MGe75ll",
-	"SkO1UVzMvKsr33vFJhgfY4yhaaPoZTZBJdCg3tFmGSPENB50PmEIAfvnJPDpX/7/b/l/4AI6C3/Zdb+E",
-	"NI0X9Odv9DeUScJ2NJKEDEbQYXEMSaYNzGUcdTdxGzfo3sD03uDxo1amecLNOrNHbIag+c8InQinLIsN",
-	"7A82U2AXWdmZJ1niDfcHA99LuHC/dksSuDA4Q2VpeM0S1CkL8YiZ+RGZxzpB5RhImZn7MJUKcMGSNEYI",
-	"lJSmZ1AwYXSPhQkGJaU0uiI0/6Xwp4wrjLyhURnW6f67wqk39L7qVzbbd191v0Gmd0WUK9SpFBqtKR8p",
-	"OYnR0h5KYVBYubI0jXnIiI1+6kZ8/aMmni5vuG+xrt2xKZWRgDcvnsHjvf1/g3zxnhVpPpeWHhXmnCqZ",
-	"ojLcUcuEkMaSpbcRMKoNvfK9UCGZ58iyN5UqYcYbehEzuGN4gt6amfkeLgwqweLDaNteB9XIK9/jW8db",
-	"7txg6wdbmXnlRl0VNnG5Tq0oFP2RFuF7KaqEa10IlRtMthJ0VM6hFXJimFJsaVfMJjEPX+JSr/vEG5xx",
-	"bVBhBG4YnOFSA9Mw4+cooPN9iuL4+FsIWGbmUvGfMXpPQwKIuUANUsHRwX90fbjgZg46U0pmIuJiBhdz",
-	"bnJ/M4onCUbWowp+1kS2SnaWRh9nI1d1rzwhxdf10LCgXHNNaTckVdqC3zDzuunWSTwtqZGTHzE0xIC1",
-	"q2d2uPWWKOK0CIuPal40ZbFG/84c67ZeclvDr6WHB/v7/h/LERK2OHSzdgeUQ653jHKDep5/9PAfezb5",
-	"lG9aeGzss7rNilVuMMiN9uMUWSPp0Z5POYhmekPvv1lo3p+Mdv6L7fw82Hl8+vXf22KnXekV12Y9hpdc",
-	"30i+LhG0OGsFs1p8e9Ux7U4bOf7BOtUX85jPZvl/Hvtd11NT2u16agnxzdzzQiHuUGCHmvagU4FkykWg",
-	"shj1EzhncYYashSMhAf7j+Alf0qg2EjDYosq16g8aMTC9dogZHGMaiecS40CeET1ARPAyAh9yAT/KUOb",
-	"1rgAbjSUrku7raq/KeKag1bO2Xv/718P/7mzwUdfcIyjA6XagNaUvrUzIadTdPnWDqLMzSCShsA/QVXo",
-	"BM7CeyxNqUyomeXJ4LR3jmqigy7l8bKqspz22ohMUGs2w+0+7iiuJrR5+6vS825pQO3llIYO2U1wkiqc",
-	"8kX/lLgJfMsUfPj1f+HRQwjnTLGQCkjfWdb6h3abel1PZ78jGv7YqGWrlo/NwJ+KwPJS6ZOBVEnYFwZT",
-	"X0DIbRK7VgR3kcUrI96ayVdKeoUahYGLOQpIpEKw+8FUxrG86G2H5Bszf1Msaxs/l6bW1LBxTRumDMU9",
-	"Zlz1HjwBjbOEOIWEmXAOwYkLvO9Pi4ed0/vBWvR+uDVBltT9obFJW6auAYqPI7qB29c6BrhgoakSYt5Q",
-	"kQoCeurdvx/Y7orttpGymIgAz1EtKZnOYIKxvABu1lTxaKsqFGqZqRAPo5Zq9h3ZZeqM1Acp4iWRoBGK",
-	"WcAj3ahCr0/jW2vUYt2b+96bfIbNplwUuGt9aZuYb7zsf6KabFnymkKkYqPYt81Ha82ppq1EaBiPWxM2",
-	"EqC5ORs1ENQibS60YSJs77gQb6iNA3trX7VhJqtjirJ56HuGmxivaUms2T/88OYQFE5RoQiR3ICM2rWW",
-	"rYiAJkInYBOZmeEkZuIscEGTBjlaQLOlBm6AxQ38uiF02q8FrSU/bWoqLWx46aHIEpp9v94KsamYQC49",
-	"nLlmRyiFwOJd/iPP07lg38dyVt+wkpK1vZXNZkhpPaZkVWT6Ms17hONitA+pkoksnhZL2o4CIL3gSYpK",
-	"S0G/2rZ9N5ej5LAFhxXNyhsVsitV2jrAxumUZHGOUBvqjhK4hlw40CHF2p3vaYKaSskLjGBiAxAYeYbi",
-	"noYwZjzpNgLQbdt6K+bB8sZ9nZ114yBHwDBT3CyPaQ8nsAkyhWqUucTrfr0o0N53794WXXlayX2trHVu",
-	"TOq6ylxMZYuvZGZ+RJqFM8RUk9BUtJMyZZYQKoxQGM5iDShCtUwpuVOqYFnEDZvE6IOWUGt/a1u0jUXR",
-	"OYHR0aG2NZrM3BGHRQS1pXvwlvQUSmEI2APXzgddOiA1qszMi2w1FhrVOSroBO6hT3GCduoTpyzlQddS",
-	"SGt8I+H4+UsaGp31g25vLMbiq6+AWKa9HcX08oAyHwR9lvL++W5QGk3IlOKoIRjlvVU7YwhPrZBhnA0G",
-	"D8Pv3r21Dxj0YJRXp6D5TOjKtKwExoJBqvg5M2gL5wuqa4uu7pzFU7D2WvZ7pYtGbsHOQfRgf3/3MXz4",
-	"5TcIDqLnx6PAh4Nnz49HcLRD9faHX34bi+Dg+MH+o8CHN8cj+PDr/8GDwd4/3Jw39ks/OLL/uz14Rsau",
-	"hxDobBIUcne78YiCY2jef/if/7e151gEjtsySDme++5t1SjLRfEEApZFgUMgTqGoznlog26UcGFPxVJu",
-	"C14rgaD7BAJcpETJWBSu46zNQCK1KZdBdY8QpD19gphPkYqd6hBrF+ZdYFOqkwPOTAAdqUDIi+6TsQjO",
-	"eBRAZ44sQtUtmD7D5T0NRSf9+NsRyXPKxQxVqrgwloqELWGCIBNOtbvVtUwdWBuLetUeuDACHQYUX8mG",
-	"q0ABztV1N49BNanf06CNtJ3+arGxMJKGcAXW0rWL+z0Y5ZZFNrokpwp+NNyqUXMxi3En0zgEBgrTmC2d",
-	"aU0zjRFkwvDYOZNbAhcpV6h74PxgynicUemggcHeYLdMmsVJWOFIR3Uyx2JUo5smB5elsfglwKN6ngBM",
-	"9eYw0ldBD4JysGWCFRiW4OlYdNz5H3ONEAY6mxiFZE3uPSFaHy7mPJwDF2GcReS2+RzgRmM87ZLQaiQK",
-	"ArxkaiycowaZGc0jtJ2kQh/yQtRAdL6pZb9I4uQ/VeK2Vm2zND3ZYxgfgip3135ZS/EhqGfvwEH0+4Hd",
-	"gtI2LT9DQwPJlux8m6zpyWVrenLp2mF6C+NL6fqQxpl22i7e7egUQz7loVMFBHmSD6BTkdr17fvFsnpL",
-	"JNNrhwAC28bRNtyORVBDAwF0WLFGjZ+gpnGrrHotYI+XnTPUVGRtX67UB/nq9nFqQ1Mp8mbBYz831NOt",
-	"hWjyZ1uBzBQTpgEeuEtVeiyc5eQaZ3nyKokxZZPSriakAY0ITOgLVBr2Bnu+s+J4CUwDn9LKEY/sSFxw",
-	"bSh/UrakmE9QNZKo7dcY2RmwUEmtIT/1fgIMLhQ3rfsm7AwpY9So42YsQiZWSHpYeK9F8bpKf3uLhY1z",
-	"+4sFTGS0zL1w9ewZIhlmVMRTJN9w7k2x3KqXjYXretJaBmx89iFwRcfJac9+LLIEN72xKCF0HZqMjg5d",
-	"4ePqZG/Q2+0NCHLJFAVLuTf0HvYGvYeea/FY0JQn834OpIeXFvIOL2mOsiRTJeK94tqMClxdv7ZysoqU",
-	"vidbcatBxBVarXLhYGaj9dx2faJezd3uKoLfPryiud+83HKTCfZOxw0G5v2mq9OV6xAPBoNrrkJ83BWI",
-	"6gys7RKEvQtkDwCsBiiwRBYlTZbAo57rPVv72rRPSXjtsoXv6SxJmFrmllAlY73qZBR+bRXIZroE9No7",
-	"pRJF6hbLcr3QUY778zD/VEbLu5VY3nK9ahYcRmV4taas3bvduk1RjpxPUMiafK/8FV/uX/LoylUytkhd",
-	"k/xz+76SfEMGey3NSzv+Lmn224PNN2g2UDX4/Jp5W5j2nfK5EjJb7mPZax63u41VXvyhwJMyE87XZeo6",
-	"vp/dzfLG8o3c7Aso05FzJ3HvDRUIOZix+bi8WlSDRD5UZ9l+cYxna7PaybDKV7qYyxi7rcGy5sy1dtd1",
-	"yfl1vSu2PUETFy47QzjncaRQlL2gJjrceLE0n/b99K9UvY3f7em60nIjZTsF3GHSrvbZlrhrdrcteb9u",
-	"tODvPrKsnpt+4SReO2b8DIm8UpJbCljNATMRoXJFPtf2lDBlCsVmRbUGjv4l2dENsEBTkZ8dD1Ssu6Xq",
-	"rD8p+zD2Qube4DFczHmMtuhkuha1VNU0ucZ+NwGNa1gefBkLelt3y08HHat+20wFW6Jiy/XzrZjii3n/",
-	"74MtrtXdZ8IXFXDoS9XADhZy3Mr7y6qgakLftDp4ujyoXzn+A1YK11P4Z6kabuG8fmutgU1h3abmqF+7",
-	"vlnZsaajv0qQT670L+aSJXxjYfDOff6MbOeH1xs8wsHLu4iOxWq2s2z70lRVcaPbz7XrEZLbE1SzJMnV",
-	"Do6tR9WPjE9OyY7dwZnzt0zF3tDr2xSYr3a51qjU1snyt7mOam/K3a9Or/4VAAD//w==",
+	"7FzvcttGkn+VXmSrTCYQRduSbiPVVh3jKFmvHEdlOXHVWTphCDTJiYAZZGYgiVGp6j5d1X69Z7i7B8uT",
+	"XPUM/pLgH0mU7NvKF5sCBjM9/ffXPQ3ceKFMUilQGO3t33gpUyxBg8r+9SpTWir6FaEOFU8Nl8Lb995P",
+	"EAKB18YNCECOwEwQUoWXXGYaUjbGnud7nEb/mqGaer4nWILevhe6SX1PhxNMGM2esOs3KMZm4u0/77/Y",
+	"8T0zTWmoNoqLsXd763tHOH0dHRN19ICdN2VmUk3LI8/3FP6acYWRt29UhvUl/qxw5O17X2xX+912d/W2",
+	"nduu8oYNMT7BGEPTtu+jbIhKoEG9pc00RohpPOj8gX0I2F+HgU//5f//Kf8fuIDOtT/tur+ENI0L9M+f",
+	"6N9QJgnb0khyMBhBh8UxJJk2MJFx1F3E07hB9wLW7vS/3mtj7RuecDO/2WM2RtD8N4ROhCOWxQZ2+4sp",
+	"sJPMrMyTLPH2d/t930u4cH89L0ngwuAYlaXhLUtQpyzEY2YmpZibBJVjgCTvw0gqwGuWpDFCoKQ0PYOC",
+	"CaN7LEwwKClt6kn+1/00pUGmd0uUK9SpFBqtwRwrOYzR0h5KYVBYvrI0jXnIaBvbqRvx1S+a9nSz5rrF",
+	"vHbFJlcGAt599wq+3tn9F8gn71mW5s/S1INCnVMlU1SGO2qZENJYsvQqAga1obe+Fyok9RzY7Y2kSpjx",
+	"9r2IGdwyPEFvTs18D68NKsHi19GqtQ6rkbc+2fUq2mh3brC1g5WbeeNG3RY6cTNPrSgEfUeN8L0UVcK1",
+	"LpjKDSYrCToun6EZcmKYUmxqZ8yGMQ+PcKrnbeIdjrk2qDACNwwucKqBaRjzSxTQ+TFFcXLyNwhYZiZS",
+	"8d8wOqchAcRcoAap4Pjwh64PV9xMQGdKyUxEXIzhasJNbm9G8STByFpUsZ85ls2SnaXR3XTktm6VH51D",
+	"r+TQ0KBcck1uNzhV6oLfUPO66tZJPCupkcNfMDS0AatXr+xway1RxGkSFh/XrGjEYo3+xgzrvlZyX8Wv",
+	"hYcXu7v+52UICbt+7Z563qcYstwwygXqaGLv5V92bPApr7TssbHO7DIzWrlAIRfqjxNkjaS9HZ9iED3p",
+	"7Xv/zkJz/nGw9W9s67f+1tdnX/25zXfamd5wbeZ9eLnrtfjrAkGLsVZgrsW2Zw3TrrRwxz9Zo3oyi3k0",
+	"zf/n0d95OTW53S6nFhffjD3fKcQtcuxQkx50KpBMsQhUFqM+gEsWZ6ghS8FIeLG7B0f8GwLFRhoWW1Q5",
+	"R+WhCNXULnZimMn0Q5V/dr538mreFNbW9bbZ5ggMZZwlopWXocxEMzRyYfZ2vHl47HsXOP0ZFamVcyfz",
+	"2Rhx+tINAY0spgBOGZlj+wFgkpqpRcy5IMyEGWAKKRWhazwCFJcYyxR1z1sVCOaDPxvGuNp1uGF+wZdm",
+	"fG/ssmBQK+sbQXKeGSGLY1Rb4URqFMAjSk+ZAEbeyYdM8F8ztHiHC+BGQ0kEbXzWLzRtr+a5K6/dO//X",
+	"r/b/urXAeX/HMY4OlWpD4CO6174JORqhA2J2EEE6BpE0lBVSDgOdwLm+HktTyh9r/upj/6x3iWqogy4B",
+	"vDKptzttlW6CWrPxGhJ0FFcPtMnnCKefONkIM6VQmFyd2hkssmSIqihd5E8URtRrtcPVuUheSvgsMhEt",
+	"M7X6sSOcnriBj4HZc5iekzInmA2g9COcDrTmY3FHxHFhJbV2Zai+S/foUmKSPPVvromjEYaGX+JRsXi7",
+	"JyeFLLkImUYNHXJU8kqQPdvbyBRqA0yEqI1Uz3T3AEQWx5AgE9qOGcdyyGJQUhqalnSaRjhX7coec+p2",
+	"sZwyZneHEUVxM+E130meFOPRAbChJkO6mqAAIQUCXyOg3KXosgSQN/m7QEJPnNLd1RMkzKDiLF5DN38o",
+	"hrbj2r2XK6HjE3qXJXJreokFYluVSV3gdHUmdYTTTeRRFOEeLYuqC3bOEL9hGvd2oKMNExFThNpCSTCh",
+	"S5EMr1lo4im8fAHDKSFwObJmW+hUD97iJSpQaDIlXEVnRfHd964UN/ijiKfOaTgK35GK39WI7qXat+0s",
+	"Oin17y5On4tobZU9osGUphF8ekii5KarYJjeJ6wNwSVTwQGMeIwQEKQLDoBd6XONoUKjzxMm2BgVBO7C",
+	"OY8I5ikccynoF4oolVwY+p3DlnNt2Bjpwi9aivMLnAY9eEtOmKD/GAW6YwUmIuAi5gJbMq/ZaEdsOFsm",
+	"hKOcqyiyhJ4o17EVeFqFfLO49HyPNkvBfn6btSVKzbveoim3Lpmy3oLmLhf9vrZIefF1sVp55dAuW/75",
+	"nVu//Hvw4eTE0fFDQYbb2WddxVhgEjW4O5OG3h1B8zUSTR5BJ7i4PP/9P/436LqMknJPjIokc2G64bB3",
+	"zXRqIFsXjmWFkea7PbHD24GoW6WYso4qz5ZycEMhopDH/YsMs9usGVmOpD3SQXfqak+1jJ10bVuqz/6q",
+	"nHHmxnG1wMydd8V6xdnpQ9xk++mqhg7pXPAxVTji19tnRH7gW92C3//x37D3EsIJUywkz+o71Zu/0V5i",
+	"eluHP58wX70rRrSHmHdFbA9N7vKT0wdnbCVhnzkQvweT2zi2lAWb8DSVEq+EpDMn/AqrVC2RinI4TDSM",
+	"ZBzLq97qbH+h32qyZW7hb6Wp9TjYapY2TBkuxsCMO8wPDkDjmPJoTfA1nEDw0UH787Pix9bZl8FczW51",
+	"0lNS9/8uyNfOF+5GdCPPm2sgsGlDLZV3/RVSOVja+/LLwOJH2+JDwiL4SHnE1ExIZEOM5RVwMyeKvZWi",
+	"UOiSvtdRy+H2B9LL1CmpD1LEtjKiEYqngEe6cSi9vHi78si6mHd923uXP2ETdy6KY5j5qW05du1pf0Y1",
+	"XDHlknS62kaxbpuN1npVmroSoWE8bg3YqJRU62+jVvpu4TYXlMQuOFCgvaE2Lumfu6vLA6F5/Gi4iXFJ",
+	"h8Kc/sNP716DwhEqFKEtvBWnJ3k/DdCD0AnYUGZmfxgzcRE4p0mDHC2g2VQDN8DixnHWooMQulvQWu6n",
+	"TUylhtWw35f1KqsNxaEhudjynQ3GUggsruV/5HE6Z+x5LMd6Hife+p7VvZnFxkhhPaZgVUT6Msx7hONi",
+	"tD9SJRNZ/Lqe0nIyx948SVFpKeivtmU/TOQged2Cw4repbXOtWcObefzl7JECLWh7hCAa8iZAx0SrF35",
+	"mSaoqZS8wgiGrjRr5AWKZxrCmPGk23BA9+3ymVEPlvfx1bdz1paoawwzxc30hNZwDBsiU6gGmQu87q/v",
+	"CrT39w/viyY9msndrbR1Ykzqmsy4GMkWW8nM5JgkCxeIqSamqWgrZcpMIVQYoTCcxRrQHY7mlQaWRdye",
+	"/PmgJdS64bQ9qjsVRSMFDI5fa3syJzPX8WgRQW3qHrwnOYVSGAL2wF2lOw8HJEaVmUkRrU6FRnWJCjqB",
+	"+7FNfoJW2qadspQHXUshzfG9hJNvj2hodLEddHun4lR88QXQlmltRzFdPKTIB8E2S/n25fOgVJqQKcVR",
+	"QzDIW63sE/vwjWUynGb9/svw7x/e2x8Y9GCQn0mC5uO8ZG9Vy3LgVDBIFb9kxiXdVxOpsWjymrB4BFZf",
+	"y/Yv6byRm7BzGL3Y3X3+Nfz+n/8FwWH07ckg8OHw1bcnAzjeerG7RzdORXB48mJ3L/Dh3ckAfv/H/8CL",
+	"/s5f3DPv7J3t4Nj+3+3BK1J2vQ+BzoZBwXe3mq0DsNDkhQCpTkXgdls6KbfnbXe16pvJWXEAAcuiwCEQ",
+	"J1BUlzy0TjdKuC13kbR8CBwHgu4BBHidEiWnojAdp20GEqlNOQ2qZ4QgbTMqxHyElOxUPa3PYdIFNjKo",
+	"IODMBNCRCoS86h6ciuCCRwF0JsgiVN1i0xc4faahaKw7+duA+DniYowqVVwYS0XCpjBEkAk3BiMra5k6",
+	"sHYq6me1gXMj0GFA/pV0uHIU4Exdd3MfVOP6Mw3aSNv4V012Kuy5DHIFVtO18/s9GOSaRTo6JaMKfjHc",
+	"ilFzMY5xK9O4DwwUpjGbOtUaZRojyIThsTMmNwVep1yh7oGzgxHjcUapgwYGO/3nZdAsGmMLQzquk3kq",
+	"BjW66eHgplQWvwR4lM8TgKmuvI70bdCDoBxsN8EKDEvw9FR0XDswc8ffDHQ2NApJm9x1QrQ+XE14OAEu",
+	"wjiLyGzzZ/KDrC4xrUaiIMBLqsbCCWqQmdE8sqdepTzklaiB6HxRu/0iiJP9VIHbarWN0vTLdmX6EFSx",
+	"u/aX1RRb/a2id+Ag+peBXYLCNk0/RlsQJl2yz9tgTb9ctKZfLlw7TG9hfMldH9I4007axbUtnWLIRzx0",
+	"ooAgD/IBdCpSu769fj2trhLJdNkhgMCWcbR1t6ciqKGBADqsmKO2n6AmcSusei5gu82dMdREZHVfzuQH",
+	"+ez258i6ppLlzYTH3m6Ip1tz0WTPNgMZKyZMAzxwF6r0qXCak0uc5cGrJMaUrSl2NiENaERgQl+h0rDT",
+	"3/HLAxymgY9o5ohHdiRec20oflK0JJ9PUDWSqO3dGNkFsFBJrSFvgj8ABvbkpm3dhF0gRYwaddycipCJ",
+	"GZJeFtZrUbyuwt/O9bX1c7vX1zCU0TS3wtlWdIhkmFEST558QRs8+XIrXnYqXK8LzWXA+mcfApd0fDzr",
+	"2ZtFlOCmdypKCF2HJoPj1y7xcXmy1+897/UJcskUBUu5t++97PV7Lz1X4rGgKQ/m2zmQ3r+xkHf/hp5R",
+	"lmTKRLw3XJtBgavr78p8nEVKP5KuuNkg4gqtVLmYOTRf9DZFPZu735sJfvvwiubt5rsu6zxgX/FYY2Be",
+	"b7o9m3k74kW/v+TNiLu9EVG1xLa9E2FfQLJtX1YC5Fgii5KGU+BRz9WerX4tWqckvPbuhe/pLEmYmuaa",
+	"UAVjPWtk5H5tFsjGugT02tbJU6lbNMvVQgc57s/d/Dcymm6WY3nJ9baZcOTHujPCer7ZpdsE5ch5gEDm",
+	"+Hvrz9jy9g2Pbl0mY5PUOc5/a69XnG/wYKeleGnHb5Jmv93ZfI9mAVX9x5fM+0K1N7rPGZe52df4yveA",
+	"yPGkzISTeZ66iu+jm1leWF7LzJ5AmI6cjfi9d5Qg5GDGxuPyTaMaJPKham33i2M8m5vVGsVVPtPVRMbY",
+	"bXWWNWPGst16uyr+LTKbuc7xdYJ1fmZdlIKeIEY/ZnycY8ECG7dd1noTmnHistGq9JMzNEUFrt+7jrhJ",
+	"G2q9BL7DRrW2R51XPOz7bDPRdYyN4GqLng1tucjfqVgI4vJ3xFZrhV3+DwC3eQUtOvGWwrcL60AeD7xV",
+	"XqVVz2ZRXK5oyzHcEU4fKbRUvatPjN9su+MjoLdKIm4qW8dpiMS9lkq5/ogr3WzPX2r9a8K+QliPDvqq",
+	"rbqpgLl+ahHZ3eX70gdl3c1ufKf/NVxNeEzpuc2Ki/ZrqUAbHse24aqsBDqP26qxi0JlKwP6j605eSfZ",
+	"w7FlZZFNT77CwdW+JrESLD6qPX8aoLhAKo8EEyv8ty1VAwJa5LimLW+fq7Ll+GHCbvXdrp/5UWWdt0zf",
+	"zn82YsO+uuw7bDc8gVfzrzs9XOSDKALWNjl02hqPbcA9gPLoLy+Qg5MyMFM/2HO5g75CRS6xu67KFF51",
+	"FRT8uRj3uDZX7y5dIJuC4k0IpD6frYURy32SEGrj4mk7uLm/dS2VwvaNa8hdGpZdR2lNiZ9EJIvEkffT",
+	"btJM3AaBVR9LKt/blRTlhYRYijEqkCkKcpt5l1XnEtWwPE7pHlhwULRlzZqcVDluyJMwprAGGAp4wTet",
+	"AH5rTafsw15c11n6eaC6WtXaXpYZ9dt6d8zqLI9Y6JI8CCc8jhSK+UKAPSVa+FWr/LEfR39kfKv2uzrv",
+	"q6TcyP6cADaY/9WqDStSv5rerUoA3zZa8TYPJWb7p584Gay1Gz9JSlh/E1ZEqNxhP9e2Wzhl5PYWCqrV",
+	"cWzfkB6tkRw2BfkpUsSS6GV54YTpmtdSVfPEEv1dlA4u2XL/aTTofd0sH54gztrtnUJby1fpVqaLT2b9",
+	"nyZ1XCq7T59Arm395elg1Yy27inhN9PD+pfIPsMTw+UU/rOcHt7DeNvxKTaZdZ+zx/rX2NY7fpyT0R9H",
+	"kQ8+8Z+38gv3KZpFVv2TcBXVUlfWrQcXD27K2SXyEovm0sZHNhoYgFvUKtwXQepfAaGnstRWkoskZe0K",
+	"8PK9bzTbrn0bZZHTKEdsqgKyhKFl6zeN4aZ6NyCeWhZvIDlehCCyFlkM2lXxUWqR+Sdznr7u/NQq8AO7",
+	"mMkhdHH2IkdQ+6hO/o2w/HM60BGIkS67Zov2+qbu2Gbb4tYFTlcUJq8mkiV8Yd3ig7v9iPzP37FZ1Apg",
+	"s99N2R3NZhtgbftscc7V+vpNnWvcvuhhpsS52vst1tbqb7Z8PCM7cv39zhIzFXv73ra1r3y2m7njeG0x",
+	"QH41DyG1K+XqtWtWjrdnt/8XAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

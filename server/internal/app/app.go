@@ -214,7 +214,7 @@ func (a *App) Handler(service string) (http.Handler, error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
 	switch service {
 	case API, Admin:
-		h, err := httpapi.New(httpapi.Config{Namespaces: a.Namespaces, Actors: a.Actors, Verifier: a.Verifier, Audience: service, Logger: a.Logger})
+		h, err := httpapi.New(httpapi.Config{Namespaces: a.Namespaces, Actors: a.Actors, Keys: a.Keys, Verifier: a.Verifier, Audience: service, Logger: a.Logger})
 		if err != nil {
 			return nil, err
 		}

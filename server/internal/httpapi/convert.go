@@ -4,6 +4,7 @@ import (
 	"github.com/authproxy/authproxy/server/internal/actor"
 	"github.com/authproxy/authproxy/server/internal/api"
 	"github.com/authproxy/authproxy/server/internal/authz"
+	"github.com/authproxy/authproxy/server/internal/keys"
 	"github.com/authproxy/authproxy/server/internal/namespace"
 	"github.com/authproxy/authproxy/server/internal/store"
 )
@@ -94,4 +95,21 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+func toAPIKey(k *keys.Key) api.Key {
+	params := map[string]string{}
+	for n, v := range k.SourceParams {
+		params[n] = v
+	}
+	return api.Key{
+		Id: k.ID, Namespace: k.Namespace, Name: k.Name,
+		Source:         api.KeySource{Kind: api.KeySourceKind(k.SourceKind), Params: &params},
+		CurrentVersion: k.CurrentVersion, Labels: k.Labels, Annotations: k.Annotations,
+		CreatedAt: k.CreatedAt, UpdatedAt: k.UpdatedAt,
+	}
+}
+
+func toAPIKeyVersion(v *keys.Version) api.KeyVersion {
+	return api.KeyVersion{Id: v.ID, Number: v.Number, State: api.KeyVersionState(v.State), CreatedAt: v.CreatedAt}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/authproxy/authproxy/server/internal/actor"
 	"github.com/authproxy/authproxy/server/internal/api"
 	"github.com/authproxy/authproxy/server/internal/authn"
+	"github.com/authproxy/authproxy/server/internal/keys"
 	"github.com/authproxy/authproxy/server/internal/namespace"
 	"github.com/authproxy/authproxy/server/internal/problem"
 )
@@ -23,6 +24,7 @@ const MaxBodyBytes = 1 << 20
 type Config struct {
 	Namespaces *namespace.Service
 	Actors     *actor.Service
+	Keys       *keys.Service
 	Verifier   *authn.Verifier
 	// Audience is the service name tokens must carry in aud ("admin", "api").
 	Audience string
@@ -33,6 +35,7 @@ type Config struct {
 type Server struct {
 	namespaces *namespace.Service
 	actors     *actor.Service
+	keys       *keys.Service
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -48,7 +51,7 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	specYAML := api.SpecYAML
-	srv := &Server{namespaces: cfg.Namespaces, actors: cfg.Actors}
+	srv := &Server{namespaces: cfg.Namespaces, actors: cfg.Actors, keys: cfg.Keys}
 	strict := api.NewStrictHandlerWithOptions(srv, nil, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			writeProblem(w, r, problem.InvalidField("body", "%v", err))

@@ -220,6 +220,8 @@ func (p *authproxyProvider) Resources(_ context.Context) []func() resource.Resou
 	return []func() resource.Resource{
 		NewNamespaceResource,
 		NewActorResource,
+		NewEncryptionKeyResource,
+		NewNamespaceKeyResource,
 	}
 }
 

@@ -36,14 +36,9 @@ func checkGrant(ctx context.Context, actorNamespace string, ps []authz.Permissio
 // ListActors implements GET /api/v1/actors.
 func (s *Server) ListActors(ctx context.Context, req api.ListActorsRequestObject) (api.ListActorsResponseObject, error) {
 	p := req.Params
-	sel, err := parseSelector(p.LabelSelector)
+	sel, err := listFilters(p.LabelSelector, "namespace", p.Namespace)
 	if err != nil {
 		return nil, err
-	}
-	if p.Namespace != nil {
-		if err := validPath("namespace", *p.Namespace); err != nil {
-			return nil, err
-		}
 	}
 	items, next, err := s.actors.List(ctx, actor.ListOptions{
 		Namespace: deref(p.Namespace), Selector: sel, Scope: scope(ctx, authz.ResourceActors), Page: page(p.Limit, p.Cursor),

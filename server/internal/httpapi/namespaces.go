@@ -26,17 +26,27 @@ func parseSelector(s *string) (labels.Selector, error) {
 	return sel, nil
 }
 
+// listFilters checks the filters every list endpoint shares: the label selector and an
+// optional namespace path (named field in errors).
+func listFilters(selector *string, field string, ns *string) (labels.Selector, error) {
+	sel, err := parseSelector(selector)
+	if err != nil {
+		return labels.Selector{}, err
+	}
+	if ns != nil {
+		if err := validPath(field, *ns); err != nil {
+			return labels.Selector{}, err
+		}
+	}
+	return sel, nil
+}
+
 // ListNamespaces implements GET /api/v1/namespaces.
 func (s *Server) ListNamespaces(ctx context.Context, req api.ListNamespacesRequestObject) (api.ListNamespacesResponseObject, error) {
 	p := req.Params
-	sel, err := parseSelector(p.LabelSelector)
+	sel, err := listFilters(p.LabelSelector, "childrenOf", p.ChildrenOf)
 	if err != nil {
 		return nil, err
-	}
-	if p.ChildrenOf != nil {
-		if err := validPath("childrenOf", *p.ChildrenOf); err != nil {
-			return nil, err
-		}
 	}
 	items, next, err := s.namespaces.List(ctx, namespace.ListOptions{
 		ChildrenOf: deref(p.ChildrenOf), Selector: sel, Scope: scope(ctx, authz.ResourceNamespaces), Page: page(p.Limit, p.Cursor),

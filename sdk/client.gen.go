@@ -247,8 +247,13 @@ type Key struct {
 
 	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
 	Namespace NamespacePath `json:"namespace"`
-	Source    KeySource     `json:"source"`
-	UpdatedAt time.Time     `json:"updatedAt"`
+
+	// Source Where the key material comes from. `generated` and `inline` keys need only `keys:create`
+	// in their namespace. `env`, `file` and `aws_secrets_manager` read the server's own
+	// environment, files or network, so creating one also requires `keys:create` on `root`
+	// (an operator); anyone else gets 403 naming `source.kind`.
+	Source    KeySource `json:"source"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // KeyAssign defines model for KeyAssign.
@@ -282,7 +287,12 @@ type KeyCreate struct {
 
 	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
 	Namespace NamespacePath `json:"namespace"`
-	Source    KeySource     `json:"source"`
+
+	// Source Where the key material comes from. `generated` and `inline` keys need only `keys:create`
+	// in their namespace. `env`, `file` and `aws_secrets_manager` read the server's own
+	// environment, files or network, so creating one also requires `keys:create` on `root`
+	// (an operator); anyone else gets 403 naming `source.kind`.
+	Source KeySource `json:"source"`
 }
 
 // KeyId defines model for KeyId.
@@ -303,7 +313,10 @@ type KeyRotate struct {
 	Material *KeyMaterial `json:"material,omitempty"`
 }
 
-// KeySource defines model for KeySource.
+// KeySource Where the key material comes from. `generated` and `inline` keys need only `keys:create`
+// in their namespace. `env`, `file` and `aws_secrets_manager` read the server's own
+// environment, files or network, so creating one also requires `keys:create` on `root`
+// (an operator); anyone else gets 403 naming `source.kind`.
 type KeySource struct {
 	Kind KeySourceKind `json:"kind"`
 

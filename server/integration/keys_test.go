@@ -242,6 +242,23 @@ func TestKeysAuthorization(t *testing.T) {
 			Namespace: "root.a", Name: "akey", Source: sdk.KeySource{Kind: sdk.KeySourceGenerated},
 		})).want(t, http.StatusCreated).JSON201
 
+		// Key sources that reach into the server (its environment, files, network) are for
+		// operators: alice holds everything in root.a and is still refused, nothing written.
+		for _, src := range []sdk.KeySource{
+			{Kind: sdk.KeySourceEnv, Params: &map[string]string{"var": "HOME"}},
+			{Kind: sdk.KeySourceFile, Params: &map[string]string{"path": "/etc/hostname"}},
+			{Kind: sdk.KeySourceAWSSecretsManager, Params: &map[string]string{"secret_id": "x", "region": "us-east-1", "endpoint": "http://127.0.0.1:1"}},
+		} {
+			call(alice.Client.CreateKeyWithResponse(ctx, sdk.KeyCreate{Namespace: "root.a", Name: "server-" + string(src.Kind), Source: src})).
+				problem(t, http.StatusForbidden, "source.kind", "only operators")
+			list := call(h.admin.ListKeysWithResponse(ctx, &sdk.ListKeysParams{Namespace: strPtr("root.a")})).want(t, http.StatusOK)
+			for _, k := range list.JSON200.Items {
+				if k.Name == "server-"+string(src.Kind) {
+					t.Errorf("refused %s key was created anyway", src.Kind)
+				}
+			}
+		}
+
 		// Another tenant's key does not exist for alice.
 		call(alice.Client.GetKeyWithResponse(ctx, bKey.Id)).problem(t, http.StatusNotFound, "", "key not found")
 		call(alice.Client.RotateKeyWithResponse(ctx, bKey.Id, sdk.KeyRotate{})).problem(t, http.StatusNotFound, "", "key not found")

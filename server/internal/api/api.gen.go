@@ -253,8 +253,13 @@ type Key struct {
 
 	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
 	Namespace NamespacePath `json:"namespace"`
-	Source    KeySource     `json:"source"`
-	UpdatedAt time.Time     `json:"updatedAt"`
+
+	// Source Where the key material comes from. `generated` and `inline` keys need only `keys:create`
+	// in their namespace. `env`, `file` and `aws_secrets_manager` read the server's own
+	// environment, files or network, so creating one also requires `keys:create` on `root`
+	// (an operator); anyone else gets 403 naming `source.kind`.
+	Source    KeySource `json:"source"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // KeyAssign defines model for KeyAssign.
@@ -288,7 +293,12 @@ type KeyCreate struct {
 
 	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
 	Namespace NamespacePath `json:"namespace"`
-	Source    KeySource     `json:"source"`
+
+	// Source Where the key material comes from. `generated` and `inline` keys need only `keys:create`
+	// in their namespace. `env`, `file` and `aws_secrets_manager` read the server's own
+	// environment, files or network, so creating one also requires `keys:create` on `root`
+	// (an operator); anyone else gets 403 naming `source.kind`.
+	Source KeySource `json:"source"`
 }
 
 // KeyId defines model for KeyId.
@@ -309,7 +319,10 @@ type KeyRotate struct {
 	Material *KeyMaterial `json:"material,omitempty"`
 }
 
-// KeySource defines model for KeySource.
+// KeySource Where the key material comes from. `generated` and `inline` keys need only `keys:create`
+// in their namespace. `env`, `file` and `aws_secrets_manager` read the server's own
+// environment, files or network, so creating one also requires `keys:create` on `root`
+// (an operator); anyone else gets 403 naming `source.kind`.
 type KeySource struct {
 	Kind KeySourceKind `json:"kind"`
 
@@ -3454,87 +3467,89 @@ func (sh *strictHandler) Whoami(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7FzvcttGkn+VXmSrTCYQRduSbiPVVh3jKFmvHEdlOXHVWTphCDTJiYAZZGYgiVGp6j5d1X69Z7i7B8uT",
-	"XPUM/pLgH0mU7NvKF5sCBjM9/ffXPQ3ceKFMUilQGO3t33gpUyxBg8r+9SpTWir6FaEOFU8Nl8Lb995P",
-	"EAKB18YNCECOwEwQUoWXXGYaUjbGnud7nEb/mqGaer4nWILevhe6SX1PhxNMGM2esOs3KMZm4u0/77/Y",
-	"8T0zTWmoNoqLsXd763tHOH0dHRN19ICdN2VmUk3LI8/3FP6acYWRt29UhvUl/qxw5O17X2xX+912d/W2",
-	"nduu8oYNMT7BGEPTtu+jbIhKoEG9pc00RohpPOj8gX0I2F+HgU//5f//Kf8fuIDOtT/tur+ENI0L9M+f",
-	"6N9QJgnb0khyMBhBh8UxJJk2MJFx1F3E07hB9wLW7vS/3mtj7RuecDO/2WM2RtD8N4ROhCOWxQZ2+4sp",
-	"sJPMrMyTLPH2d/t930u4cH89L0ngwuAYlaXhLUtQpyzEY2YmpZibBJVjgCTvw0gqwGuWpDFCoKQ0PYOC",
-	"CaN7LEwwKClt6kn+1/00pUGmd0uUK9SpFBqtwRwrOYzR0h5KYVBYvrI0jXnIaBvbqRvx1S+a9nSz5rrF",
-	"vHbFJlcGAt599wq+3tn9F8gn71mW5s/S1INCnVMlU1SGO2qZENJYsvQqAga1obe+Fyok9RzY7Y2kSpjx",
-	"9r2IGdwyPEFvTs18D68NKsHi19GqtQ6rkbc+2fUq2mh3brC1g5WbeeNG3RY6cTNPrSgEfUeN8L0UVcK1",
-	"LpjKDSYrCToun6EZcmKYUmxqZ8yGMQ+PcKrnbeIdjrk2qDACNwwucKqBaRjzSxTQ+TFFcXLyNwhYZiZS",
-	"8d8wOqchAcRcoAap4Pjwh64PV9xMQGdKyUxEXIzhasJNbm9G8STByFpUsZ85ls2SnaXR3XTktm6VH51D",
-	"r+TQ0KBcck1uNzhV6oLfUPO66tZJPCupkcNfMDS0AatXr+xway1RxGkSFh/XrGjEYo3+xgzrvlZyX8Wv",
-	"hYcXu7v+52UICbt+7Z563qcYstwwygXqaGLv5V92bPApr7TssbHO7DIzWrlAIRfqjxNkjaS9HZ9iED3p",
-	"7Xv/zkJz/nGw9W9s67f+1tdnX/25zXfamd5wbeZ9eLnrtfjrAkGLsVZgrsW2Zw3TrrRwxz9Zo3oyi3k0",
-	"zf/n0d95OTW53S6nFhffjD3fKcQtcuxQkx50KpBMsQhUFqM+gEsWZ6ghS8FIeLG7B0f8GwLFRhoWW1Q5",
-	"R+WhCNXULnZimMn0Q5V/dr538mreFNbW9bbZ5ggMZZwlopWXocxEMzRyYfZ2vHl47HsXOP0ZFamVcyfz",
-	"2Rhx+tINAY0spgBOGZlj+wFgkpqpRcy5IMyEGWAKKRWhazwCFJcYyxR1z1sVCOaDPxvGuNp1uGF+wZdm",
-	"fG/ssmBQK+sbQXKeGSGLY1Rb4URqFMAjSk+ZAEbeyYdM8F8ztHiHC+BGQ0kEbXzWLzRtr+a5K6/dO//X",
-	"r/b/urXAeX/HMY4OlWpD4CO6174JORqhA2J2EEE6BpE0lBVSDgOdwLm+HktTyh9r/upj/6x3iWqogy4B",
-	"vDKptzttlW6CWrPxGhJ0FFcPtMnnCKefONkIM6VQmFyd2hkssmSIqihd5E8URtRrtcPVuUheSvgsMhEt",
-	"M7X6sSOcnriBj4HZc5iekzInmA2g9COcDrTmY3FHxHFhJbV2Zai+S/foUmKSPPVvromjEYaGX+JRsXi7",
-	"JyeFLLkImUYNHXJU8kqQPdvbyBRqA0yEqI1Uz3T3AEQWx5AgE9qOGcdyyGJQUhqalnSaRjhX7coec+p2",
-	"sZwyZneHEUVxM+E130meFOPRAbChJkO6mqAAIQUCXyOg3KXosgSQN/m7QEJPnNLd1RMkzKDiLF5DN38o",
-	"hrbj2r2XK6HjE3qXJXJreokFYluVSV3gdHUmdYTTTeRRFOEeLYuqC3bOEL9hGvd2oKMNExFThNpCSTCh",
-	"S5EMr1lo4im8fAHDKSFwObJmW+hUD97iJSpQaDIlXEVnRfHd964UN/ijiKfOaTgK35GK39WI7qXat+0s",
-	"Oin17y5On4tobZU9osGUphF8ekii5KarYJjeJ6wNwSVTwQGMeIwQEKQLDoBd6XONoUKjzxMm2BgVBO7C",
-	"OY8I5ikccynoF4oolVwY+p3DlnNt2Bjpwi9aivMLnAY9eEtOmKD/GAW6YwUmIuAi5gJbMq/ZaEdsOFsm",
-	"hKOcqyiyhJ4o17EVeFqFfLO49HyPNkvBfn6btSVKzbveoim3Lpmy3oLmLhf9vrZIefF1sVp55dAuW/75",
-	"nVu//Hvw4eTE0fFDQYbb2WddxVhgEjW4O5OG3h1B8zUSTR5BJ7i4PP/9P/436LqMknJPjIokc2G64bB3",
-	"zXRqIFsXjmWFkea7PbHD24GoW6WYso4qz5ZycEMhopDH/YsMs9usGVmOpD3SQXfqak+1jJ10bVuqz/6q",
-	"nHHmxnG1wMydd8V6xdnpQ9xk++mqhg7pXPAxVTji19tnRH7gW92C3//x37D3EsIJUywkz+o71Zu/0V5i",
-	"eluHP58wX70rRrSHmHdFbA9N7vKT0wdnbCVhnzkQvweT2zi2lAWb8DSVEq+EpDMn/AqrVC2RinI4TDSM",
-	"ZBzLq97qbH+h32qyZW7hb6Wp9TjYapY2TBkuxsCMO8wPDkDjmPJoTfA1nEDw0UH787Pix9bZl8FczW51",
-	"0lNS9/8uyNfOF+5GdCPPm2sgsGlDLZV3/RVSOVja+/LLwOJH2+JDwiL4SHnE1ExIZEOM5RVwMyeKvZWi",
-	"UOiSvtdRy+H2B9LL1CmpD1LEtjKiEYqngEe6cSi9vHi78si6mHd923uXP2ETdy6KY5j5qW05du1pf0Y1",
-	"XDHlknS62kaxbpuN1npVmroSoWE8bg3YqJRU62+jVvpu4TYXlMQuOFCgvaE2Lumfu6vLA6F5/Gi4iXFJ",
-	"h8Kc/sNP716DwhEqFKEtvBWnJ3k/DdCD0AnYUGZmfxgzcRE4p0mDHC2g2VQDN8DixnHWooMQulvQWu6n",
-	"TUylhtWw35f1KqsNxaEhudjynQ3GUggsruV/5HE6Z+x5LMd6Hife+p7VvZnFxkhhPaZgVUT6Msx7hONi",
-	"tD9SJRNZ/Lqe0nIyx948SVFpKeivtmU/TOQged2Cw4repbXOtWcObefzl7JECLWh7hCAa8iZAx0SrF35",
-	"mSaoqZS8wgiGrjRr5AWKZxrCmPGk23BA9+3ymVEPlvfx1bdz1paoawwzxc30hNZwDBsiU6gGmQu87q/v",
-	"CrT39w/viyY9msndrbR1Ykzqmsy4GMkWW8nM5JgkCxeIqSamqWgrZcpMIVQYoTCcxRrQHY7mlQaWRdye",
-	"/PmgJdS64bQ9qjsVRSMFDI5fa3syJzPX8WgRQW3qHrwnOYVSGAL2wF2lOw8HJEaVmUkRrU6FRnWJCjqB",
-	"+7FNfoJW2qadspQHXUshzfG9hJNvj2hodLEddHun4lR88QXQlmltRzFdPKTIB8E2S/n25fOgVJqQKcVR",
-	"QzDIW63sE/vwjWUynGb9/svw7x/e2x8Y9GCQn0mC5uO8ZG9Vy3LgVDBIFb9kxiXdVxOpsWjymrB4BFZf",
-	"y/Yv6byRm7BzGL3Y3X3+Nfz+n/8FwWH07ckg8OHw1bcnAzjeerG7RzdORXB48mJ3L/Dh3ckAfv/H/8CL",
-	"/s5f3DPv7J3t4Nj+3+3BK1J2vQ+BzoZBwXe3mq0DsNDkhQCpTkXgdls6KbfnbXe16pvJWXEAAcuiwCEQ",
-	"J1BUlzy0TjdKuC13kbR8CBwHgu4BBHidEiWnojAdp20GEqlNOQ2qZ4QgbTMqxHyElOxUPa3PYdIFNjKo",
-	"IODMBNCRCoS86h6ciuCCRwF0JsgiVN1i0xc4faahaKw7+duA+DniYowqVVwYS0XCpjBEkAk3BiMra5k6",
-	"sHYq6me1gXMj0GFA/pV0uHIU4Exdd3MfVOP6Mw3aSNv4V012Kuy5DHIFVtO18/s9GOSaRTo6JaMKfjHc",
-	"ilFzMY5xK9O4DwwUpjGbOtUaZRojyIThsTMmNwVep1yh7oGzgxHjcUapgwYGO/3nZdAsGmMLQzquk3kq",
-	"BjW66eHgplQWvwR4lM8TgKmuvI70bdCDoBxsN8EKDEvw9FR0XDswc8ffDHQ2NApJm9x1QrQ+XE14OAEu",
-	"wjiLyGzzZ/KDrC4xrUaiIMBLqsbCCWqQmdE8sqdepTzklaiB6HxRu/0iiJP9VIHbarWN0vTLdmX6EFSx",
-	"u/aX1RRb/a2id+Ag+peBXYLCNk0/RlsQJl2yz9tgTb9ctKZfLlw7TG9hfMldH9I4007axbUtnWLIRzx0",
-	"ooAgD/IBdCpSu769fj2trhLJdNkhgMCWcbR1t6ciqKGBADqsmKO2n6AmcSusei5gu82dMdREZHVfzuQH",
-	"+ez258i6ppLlzYTH3m6Ip1tz0WTPNgMZKyZMAzxwF6r0qXCak0uc5cGrJMaUrSl2NiENaERgQl+h0rDT",
-	"3/HLAxymgY9o5ohHdiRec20oflK0JJ9PUDWSqO3dGNkFsFBJrSFvgj8ABvbkpm3dhF0gRYwaddycipCJ",
-	"GZJeFtZrUbyuwt/O9bX1c7vX1zCU0TS3wtlWdIhkmFEST558QRs8+XIrXnYqXK8LzWXA+mcfApd0fDzr",
-	"2ZtFlOCmdypKCF2HJoPj1y7xcXmy1+897/UJcskUBUu5t++97PV7Lz1X4rGgKQ/m2zmQ3r+xkHf/hp5R",
-	"lmTKRLw3XJtBgavr78p8nEVKP5KuuNkg4gqtVLmYOTRf9DZFPZu735sJfvvwiubt5rsu6zxgX/FYY2Be",
-	"b7o9m3k74kW/v+TNiLu9EVG1xLa9E2FfQLJtX1YC5Fgii5KGU+BRz9WerX4tWqckvPbuhe/pLEmYmuaa",
-	"UAVjPWtk5H5tFsjGugT02tbJU6lbNMvVQgc57s/d/Dcymm6WY3nJ9baZcOTHujPCer7ZpdsE5ch5gEDm",
-	"+Hvrz9jy9g2Pbl0mY5PUOc5/a69XnG/wYKeleGnHb5Jmv93ZfI9mAVX9x5fM+0K1N7rPGZe52df4yveA",
-	"yPGkzISTeZ66iu+jm1leWF7LzJ5AmI6cjfi9d5Qg5GDGxuPyTaMaJPKham33i2M8m5vVGsVVPtPVRMbY",
-	"bXWWNWPGst16uyr+LTKbuc7xdYJ1fmZdlIKeIEY/ZnycY8ECG7dd1noTmnHistGq9JMzNEUFrt+7jrhJ",
-	"G2q9BL7DRrW2R51XPOz7bDPRdYyN4GqLng1tucjfqVgI4vJ3xFZrhV3+DwC3eQUtOvGWwrcL60AeD7xV",
-	"XqVVz2ZRXK5oyzHcEU4fKbRUvatPjN9su+MjoLdKIm4qW8dpiMS9lkq5/ogr3WzPX2r9a8K+QliPDvqq",
-	"rbqpgLl+ahHZ3eX70gdl3c1ufKf/NVxNeEzpuc2Ki/ZrqUAbHse24aqsBDqP26qxi0JlKwP6j605eSfZ",
-	"w7FlZZFNT77CwdW+JrESLD6qPX8aoLhAKo8EEyv8ty1VAwJa5LimLW+fq7Ll+GHCbvXdrp/5UWWdt0zf",
-	"zn82YsO+uuw7bDc8gVfzrzs9XOSDKALWNjl02hqPbcA9gPLoLy+Qg5MyMFM/2HO5g75CRS6xu67KFF51",
-	"FRT8uRj3uDZX7y5dIJuC4k0IpD6frYURy32SEGrj4mk7uLm/dS2VwvaNa8hdGpZdR2lNiZ9EJIvEkffT",
-	"btJM3AaBVR9LKt/blRTlhYRYijEqkCkKcpt5l1XnEtWwPE7pHlhwULRlzZqcVDluyJMwprAGGAp4wTet",
-	"AH5rTafsw15c11n6eaC6WtXaXpYZ9dt6d8zqLI9Y6JI8CCc8jhSK+UKAPSVa+FWr/LEfR39kfKv2uzrv",
-	"q6TcyP6cADaY/9WqDStSv5rerUoA3zZa8TYPJWb7p584Gay1Gz9JSlh/E1ZEqNxhP9e2Wzhl5PYWCqrV",
-	"cWzfkB6tkRw2BfkpUsSS6GV54YTpmtdSVfPEEv1dlA4u2XL/aTTofd0sH54gztrtnUJby1fpVqaLT2b9",
-	"nyZ1XCq7T59Arm395elg1Yy27inhN9PD+pfIPsMTw+UU/rOcHt7DeNvxKTaZdZ+zx/rX2NY7fpyT0R9H",
-	"kQ8+8Z+38gv3KZpFVv2TcBXVUlfWrQcXD27K2SXyEovm0sZHNhoYgFvUKtwXQepfAaGnstRWkoskZe0K",
-	"8PK9bzTbrn0bZZHTKEdsqgKyhKFl6zeN4aZ6NyCeWhZvIDlehCCyFlkM2lXxUWqR+Sdznr7u/NQq8AO7",
-	"mMkhdHH2IkdQ+6hO/o2w/HM60BGIkS67Zov2+qbu2Gbb4tYFTlcUJq8mkiV8Yd3ig7v9iPzP37FZ1Apg",
-	"s99N2R3NZhtgbftscc7V+vpNnWvcvuhhpsS52vst1tbqb7Z8PCM7cv39zhIzFXv73ra1r3y2m7njeG0x",
-	"QH41DyG1K+XqtWtWjrdnt/8XAAD//w==",
+	"7FzvcttGkn+VXuxWmcxCFG3Lvo1UW3WM42S9chyV5cRVZ+qEIdAkJwRmkJmBJEalqvt0Vfv1nuHuHixP",
+	"ctUz+EuCfyRRcm4rXyQSHMz09N9f9zRw7YUySaVAYbR3eO2lTLEEDSr77VWmtFT0KUIdKp4aLoV36H2Y",
+	"IgQCr4wbEIAcg5kipAovuMw0pGyCPc/3OI3+OUM193xPsAS9Qy90k/qeDqeYMJo9YVdvUUzM1Dt82n92",
+	"4HtmntJQbRQXE+/mxveOcf4mOiHq6AY7b8rMtJqWR57vKfw54woj79CoDOtL/Enh2Dv0/rhf7Xff/ar3",
+	"7dx2lbdshPEpxhiatn0fZyNUAg3qPW3mMUJM40HnNxxCwP46Cnz6l///Q/4fuIDOlT/vum9CmsYF+vMH",
+	"+hvKJGF7GkkOBiPosDiGJNMGpjKOuqt4GjfoXsHag/6XL9tY+5Yn3Cxv9oRNEDT/BaET4ZhlsYEX/dUU",
+	"2EkWVuZJlniHL/p930u4cN+eliRwYXCCytLwjiWoUxbiCTPTUsxNgsoxQJL3YSwV4BVL0hghUFKankHB",
+	"hNE9FiYYlJQ29ST/djdNaZDp3RDlCnUqhUZrMCdKjmK0tIdSGBSWryxNYx4y2sZ+6kb8+SdNe7rect1i",
+	"XrtikysDAe+/eQVfHrz4F8gn71mW5vfS1INCnVMlU1SGO2qZENJYsvQmAga1oTe+Fyok9RzY7Y2lSpjx",
+	"Dr2IGdwzPEFvSc18D68MKsHiN9GmtV5XI298sutNtNHu3GBrBxs389aNuil04nqZWlEI+pYa4XspqoRr",
+	"XTCVG0w2EnRS3kMz5MQwpdjczpiNYh4e41wv28R7nHBtUGEEbhjMcK6BaZjwCxTQ+T5FcXr6NwhYZqZS",
+	"8V8wOqchAcRcoAap4OT1d10fLrmZgs6UkpmIuJjA5ZSb3N6M4kmCkbWoYj9LLFskO0uj2+nITd0qPzmH",
+	"XsmhoUG55JrcbnCq1AW/oeZ11a2TeFZSI0c/YWhoA1avXtnh1lqiiNMkLD6pWdGYxRr9nRnWXa3kropf",
+	"Cw/PXrzwf1uGkLCrN+6up32KIesNo1ygjiZePv/LgQ0+5ZWWPTbWWVxmQStXKORK/XGCrJH08sCnGER3",
+	"eofev7PQnH8a7P0b2/ulv/fl2Z//1OY77UxvuTbLPrzc9Vb8dYGgxVgrMNdi24uGaVdaueMfrFE9msU8",
+	"mOb/8+jvspya3G6XU4uLb8aebxTiHjl2qEkPOhVIplgEKotRH8EFizPUkKVgJDx78RKO+VcEio00LLao",
+	"conK1yJUc7vYqWEm0/dV/sX53svLZVPYWtfbZlsiMJRxlohWXoYyE83QyIV5eeAtw2Pfm+H8R1SkVs6d",
+	"LGdjxOkLNwQ0spgCOGVkju1HgElq5hYx54IwU2aAKaRUhK7xCFBcYCxT1D1vUyBYDv5sFONm1+GG+QVf",
+	"mvG9scuCQa2sbwTJZWaELI5R7YVTqVEAjyg9ZQIYeScfMsF/ztDiHS6AGw0lEbTxRb/QtL2a5668du/8",
+	"X/98+Ne9Fc77G45x9FqpNgQ+pt/aNyHHY3RAzA4iSMcgkoayQsphoBM419djaUr5Y81ffeqf9S5QjXTQ",
+	"JYBXJvV2p63STVBrNtlCgo7i6oY2+Rzj/DMnG2GmFAqTq1M7g0WWjFAVpYv8jsKIeq12uDkXyUsJv4lM",
+	"RMtMbb7tGOenbuBDYPYcpuekLAlmByj9GOcDrflE3BJxzKyktq4M1Xfpbl1LTJKn/s01cTzG0PALPC4W",
+	"b/fkpJAlFyHTqKFDjkpeCrJn+zMyhdoAEyFqI9UT3T0CkcUxJMiEtmMmsRyxGJSUhqYlnaYRzlW7sseS",
+	"us3WU8bs7jCiKG6mvOY7yZNiPD4CNtJkSJdTFCCkQOBbBJTbFF3WAPImf1dI6JFTutt6goQZVJzFW+jm",
+	"d8XQdlz78vlG6PiI3mWN3JpeYoXYNmVSM5xvzqSOcb6LPIoi3INlUXXBLhniV0zjywPoaMNExBShtlAS",
+	"TOhSJMMrFpp4Ds+fwWhOCFyOrdkWOtWDd3iBChSaTAlX0dlQfPe9S8UNfi/iuXMajsL3pOK3NaI7qfZN",
+	"O4tOS/1bS0CTex+nqND6xjpXIJQJahgrmfQgmKBAW3wPgIkIAi5iLjBwhTWBGIEU8RwC+n7o4lQwFJTK",
+	"TJGrGpiEAMUFIbMxjzGfjF3qc42hQqPPEybYBFUACllkidKoLlA9sY5+KFBccCVtKPGB5rDVOoHmUqqZ",
+	"D1qCXZ0gIrlZFmsJuYbpJnkghauQB0PRYQKIS8xI1T0CJuZ0M8YaYYJGw0H/Oe2BZg2cQfZmXERBb0jh",
+	"eiGGchFt7QGOaTBlvYRG75N3uukqVKsPKXWB4IKp4MgyCgJCyMERtLAbAnfhnEckG4UTLgV9QhGlkgtD",
+	"n3MUeK4NmyBd+ElLcT7DedCDd8QvyqRKRbGidWrSksguggdiw9k6nT7OuYoiS+iOch17oEGrUKgTF57v",
+	"0WYJOy1vs7ZEachXezTl3gVTVklp7nLRb2uLlBffFKuVV17bZcuv37j1y++Dj6enjo7vCjLczn7TRaEV",
+	"HqaWPSxk9bdPSPgWeTuPoBPMLs5//Y//DbouQadUHqMiZ1+ZvblUpmY6tZxFF356g5Hmuz21w9txvVul",
+	"mLIO0s/WcnBHEbeQx91rNovbrBlZnphYF+cOse0hobGTbm1L9dlflTMu/HBSLbDwy/tiveIo+j5usv2w",
+	"WkOHdC74lCoc86v9MyI/8K1uwa//+G94+RzCKVMsJM/qO9Vb/qG9YveujiY/Y/p/W8htz4RvC4Dvmyvn",
+	"B9H3ToBLwn7jec0dmNzGsbUs2IWnqZR4I8JfaJhQWGW+iVSUEmOiYSzjWF72NhdPVvqtJluWFv5amlrL",
+	"iC0OasOURYbM5MjvCDROCEtqwr3hFIJPLlM6Pys+7J19ESyVQDfnkCV1/++CfO245nZEN9LmpX4Mm4XV",
+	"KiOuXUUqB0t7X3wRWPxoO6ZIWAQfKS2bmymJbISxvARulkTxcqMoFDrI/iZq6RX4SHqZOiX1XRJjpqgR",
+	"iruAR7pxxr++Fr6xA6CYd3vbe5/fYesgXBSnWstT2+r21tP+iGq0Yco11YlqG8W6bTZaa/1p6kqEhvG4",
+	"NWCjUlJtv43aSUILt7nQhokV5zO0N9TG1VCWftXl+doyfjTcxLim4WNJ/+GH929A4RgVihCLXNK1B1oW",
+	"Ad0InYCNZGYORzETs8A5TZsDW1pAs7kGboDFjdPBVedK9GtBa7mfNjGVGlbDfl/Ui9Y2FIeG5GKroTYY",
+	"SyGwuJZ/yeN0ztjzWE70Mk688T2rewuLTZDCekzBqoj0ZZj3CMfFaD+kSiay+HQ1p+Vkjr15kqLSUtC3",
+	"tmU/TuUgedOCw4pWsK3aBBbOwJfzl7LiCrWh7kyFa8iZAx0SrF35iSaoqZS8xAhGrtJt5AzFEw1hzHjS",
+	"bTiguzZNLagHy9si69s5a0vUNYaZ4mZ+Sms4ho2QKVSDzAVe9+2bAu39/eOHoueRZnK/Vto6NSZ1PXtc",
+	"jGWLrWRmekKShRliqolpKtpLmTJzCBVGKAxnsQZ0Z815pYFlEbcHqbYGVGsu1PbkcyiKvhQYnLzR9qBT",
+	"Zq6B1CKC2tQ9+EByCqUwBOyBu4ODPByQGFVmpkW0GgpXoIJO4D7sk5+glfZppyzlQddSSHN8K+H062Ma",
+	"Gs32g25vKIbij38E2jKt7Simi68p8kGwz1K+f/E0KJUmZEpx1BAM8s41e8chfGWZDMOs338e/v3jB/sB",
+	"gx4M8iNe0HySn4BY1bIcGAoGqeIXzLik+3IqNRY9c1MWj8Hqa9lNJ503chN2XkfPXrx4+iX8+p//BcHr",
+	"6OvTQeDD61dfnw7gZO/Zi5f0w1AEr0+fvXgZ+PD+dAC//uN/4Fn/4C/unvf2l/3gxP7v9uAVKbs+hEBn",
+	"o6Dgu1vN1gFYaPJCgFRDEbjdlk7K7XnfXa3akHJWHEHAsihwCKQsLPLQOt0o4bbcRdLyIXAcCLpHEOBV",
+	"SpQMRWE6TtsMJFKbZn0y7+2FmI+Rkp2qRfgpTLvAxgYVBJyZADpSgZCX3aOhCGY8CqAzRRah6habnuH8",
+	"iYaiT/H0bwPi55iLCapUcWEsFQmbwwhBJtwYjKysZerA2lDUj74D50agw4D8K+lw5SjAmbru5j6oxvUn",
+	"GrSRto+ymmwo7DEXcgVW07Xz+z0Y5JpFOjq3pdKfDLdi1FxMYtzLNB4CA4VpzOZOtcaZxggyYXjsjMlN",
+	"gVcpV6h74OxgzHicUeqggcFB/2kZNIs+48KQTupkDsWgRjfdHFyXyuKXAI/yeQIw1ZU3kb4JehCUg+0m",
+	"WIFhCZ4ORcd1VzPXTcBAZyOjkLTJXSdE68PllIdT4CKMs4jMNr8nPxfsEtNqJAoCvKRqLJyiBpkZzSN7",
+	"iFjKQ16KGojOF7XbL4I42U8VuK1W2yhNn2yTqw9BFbtr36ym2OpvFb0DB9G/COwSFLZp+gnagjDpkr3f",
+	"FdR9CFy0pk8uXDtMb2F8yV0f0jjTTtrFtT2dYsjHPHSigCAP8gF0KlK7vr1+Na+uEsl02SGAwJZxtHW3",
+	"QxHU0EAAHVbMUdtPUJO4FVY9F7DN+84YaiKyui8X8oN8dvtxbF1TyfJmwmN/boinW3PRZM82A5koJkwD",
+	"PHAXqvRQOM3JJc7y4FUSY8pOHzubkAY0IjChL1FpOOgf+OV5GNPAxzRzxCM7Eq+4NhQ/KVqSzyeoGknU",
+	"9tcY2QxYqKTWkD9TcAQM7EFY27oJmyFFjBp13AxFyMQCSc8L67UoXlfh7+Dqyvq5F1dXMJLRPLfCxc5+",
+	"iGSYURJPnnzFUwXky6142VC41iGay4D1zz4ELun4dNazPxZRght3wJPD/Ro0GZy8cYmPy5O9fu9pr0+Q",
+	"S6YoWMq9Q+95r9977rkSjwVNeTDfz4H04bWFvIfXnjt5yhvZvLdcm0GBq+uPHn1aRErfk6642SDiCq1U",
+	"7ZkbX+jfans4pZ7N3e1BD799eEXzfvPRoW1usE/MbDEwrzfdnC08bPKs31/zoMntHjCpOozbHjGxz3PZ",
+	"LjorAXIskUVJoznwqOdqz1a/Vq1TEl57lMX3dJYkTM1zTaiCsV40MnK/NgtkE10Cem3r5KnULZrlaqGD",
+	"HPfnbv4rGc13y7G85HrTTDjyU/IFYT3d7dJtgnLk3EMgS/y98Rdsef+aRzcuk7FJ6hLnv7bXK843eHDQ",
+	"Ury043dJs9/ubL5Fs4Kq/sNL5kOh2jvd54LL3O1TkeVjVeR4UmbC6TJPXcX3wc0sLyxvZWaPIExHzk78",
+	"3ntKEHIwY+Nx+eBWDRL5UD0p4BfHeDY3q/Xdq3ymy6mMsdvqLGvGjGX3+n5V/FtlNkuN+NsE6/zMuigF",
+	"PUKMfsj4uMSCFTZum9b1LjTj1GWjVeknZ2iKClz7fB1xkzbUegl8h41qXaQ6r3jYLqaF6DrBRnC1Rc+G",
+	"tszyR1RWgrj8kbvNWmGX/x3A7V5Bi8bGtfBtZh3Iw4G3yqu06tkiissVbT2GO8b5A4WWqhX4kfGb7R59",
+	"APRWScRNZes4DZG4p3wp1x9zpZtPO6y1/i1hXyGsBwd91VbdVMBce7qI7O7yfemjsu5mN37Q/xIupzym",
+	"9NxmxUU3u1SgDY9j23BVVgKdx23V2FWhspUB/YfWnLyT7P7YsrLIpiff4OBqL+fYCBYf1J4/D1BcIZUH",
+	"gokV/tuXqgEBLXLc0pb3z1XZwX0/Ybf6btce/qCyzjvQb5bfwrFjX132HbYbnsDL5afH7i/yQRQBa5sc",
+	"Om2NxzbgHkF59JcXyMFJGZipH+y53EFfoiKX2N1WZQqvugkK/liMe1ibq3eXrpBNQfEuBFKfz9bCiOU+",
+	"SQi1cfG0Hdzc3brWSmH/2jXkrg3LrqO0psSPIpJV4sj7aXdpJm6DwKp3T5WPQUuK8kJCLMUEFcgUBbnN",
+	"vMuqc4FqVB6ndI8sOCjashZNTqocN+RJGFNYAwwFvOC7VgC/taZT9mGvruusfdtSXa1qbS/rjPpdvTtm",
+	"c5ZHLHRJHoRTHkcKxXIhwJ4SrXxJWH7b9+PfM75N+92c91VSbmR/TgA7zP9q1YYNqV9N7zYlgO8arXi7",
+	"hxKL/dOPnAzW2o0fJSWsP1gsIlTusJ9r2y2cMnJ7KwXV6jj2r0mPtkgOm4L8HCliSfS6vHDKdM1rqap5",
+	"Yo3+rkoH12y5/zga9KFulvdPEBft9lahreUlfxvTxUez/s+TOq6V3edPILe2/vJ0sGpG2/aU8Kv56/qL",
+	"3X6DJ4brKfxnOT28g/G241NsMusuZ4/1l9ttd/y4JKPfjyLvfeK/bOUz92afVVb9g3AV1VJXtq0HFzfu",
+	"ytkl8qJ6zL/+zpIGBuAWtQr3gpX6S1Xoriy1leQiSdm6Arx+7zvNtmuvmlnlNMoRu6qArGFo2fpNY7ip",
+	"ng2I55bFO0iOVyGIrEUWg3ZVfJBaZP4GosevOz+2CnzHZgs5hC7OXuQYau8oyl+5lr+dCDoCMdJl12zR",
+	"Xt/UHdtsW/w0w/mGwuTlVLKEr6xbfHQ/PyD/82dsVrUC2Ox3V3ZHs9kGWNs+W5xztT5+U+catw96mDlx",
+	"rvZ8i7W1+pMtn87Ijlx/v7PETMXeobdv7Suf7XrpOF5bDJBfzUNI7Uq5eu2alePN2c3/BQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

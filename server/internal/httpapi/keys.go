@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"net/http"
 
 	"github.com/authproxy/authproxy/server/internal/api"
 	"github.com/authproxy/authproxy/server/internal/authz"
 	"github.com/authproxy/authproxy/server/internal/encrypt"
 	"github.com/authproxy/authproxy/server/internal/keys"
+	"github.com/authproxy/authproxy/server/internal/namespace"
 	"github.com/authproxy/authproxy/server/internal/problem"
 )
 
@@ -51,6 +54,28 @@ func decodeMaterial(m *string) ([]byte, error) {
 	return b, nil
 }
 
+// authorizeServerSource keeps key sources that reach into the server itself (its
+// environment, its files, and the network through an AWS endpoint) to operators: a tenant
+// with keys:create in its own namespace must not be able to probe the server's environment
+// or files, or make it call arbitrary hosts. Operators are callers who may create keys in
+// root; generated and inline keys need nothing more than keys:create where they live.
+func authorizeServerSource(ctx context.Context, kind string) error {
+	switch kind {
+	case string(api.KeySourceEnv), string(api.KeySourceFile), string(api.KeySourceAWSSecretsManager):
+	default:
+		return nil
+	}
+	refused := problem.Invalid(problem.FieldError{
+		Field:   "source.kind",
+		Message: fmt.Sprintf("%s keys read the server's own environment, files or network, so only operators (keys:create on %q) may create them; use a generated or inline key", kind, namespace.Root),
+	})
+	refused.Status, refused.Title = http.StatusForbidden, http.StatusText(http.StatusForbidden)
+	if CallerFrom(ctx) == nil || !CallerFrom(ctx).Set.Allows(namespace.Root, authz.ResourceKeys, authz.VerbCreate, "") {
+		return refused
+	}
+	return nil
+}
+
 // loadKey fetches a key and checks verb on it; a key the caller may not see is reported
 // exactly like a missing one.
 func (s *Server) loadKey(ctx context.Context, keyID, verb string) (*keys.Key, error) {
@@ -67,14 +92,9 @@ func (s *Server) loadKey(ctx context.Context, keyID, verb string) (*keys.Key, er
 // ListKeys implements GET /api/v1/keys.
 func (s *Server) ListKeys(ctx context.Context, req api.ListKeysRequestObject) (api.ListKeysResponseObject, error) {
 	p := req.Params
-	sel, err := parseSelector(p.LabelSelector)
+	sel, err := listFilters(p.LabelSelector, "namespace", p.Namespace)
 	if err != nil {
 		return nil, err
-	}
-	if p.Namespace != nil {
-		if err := validPath("namespace", *p.Namespace); err != nil {
-			return nil, err
-		}
 	}
 	items, next, err := s.keys.List(ctx, keys.ListOptions{
 		Namespace: deref(p.Namespace), Selector: sel, Scope: scope(ctx, authz.ResourceKeys), Page: page(p.Limit, p.Cursor),
@@ -100,6 +120,9 @@ func (s *Server) CreateKey(ctx context.Context, req api.CreateKeyRequestObject) 
 	}
 	if err := authorize(ctx, b.Namespace, authz.ResourceKeys, authz.VerbCreate, "",
 		problem.Forbidden("not permitted to create keys in namespace %q", b.Namespace)); err != nil {
+		return nil, err
+	}
+	if err := authorizeServerSource(ctx, string(b.Source.Kind)); err != nil {
 		return nil, err
 	}
 	material, err := decodeMaterial(b.Material)

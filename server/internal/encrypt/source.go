@@ -7,8 +7,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"slices"
@@ -20,6 +22,54 @@ import (
 type Source interface {
 	// Load reads the current material. Errors never include key material.
 	Load(ctx context.Context) (Material, error)
+}
+
+// PreviousSource is a Source that can also load the material it held before its last rotation,
+// so values sealed with it stay readable until they are re-encrypted.
+type PreviousSource interface {
+	Source
+	// LoadPrevious returns the previous material; ok is false when none is configured or present.
+	LoadPrevious(ctx context.Context) (m Material, ok bool, err error)
+}
+
+var (
+	_ PreviousSource = EnvSource{}
+	_ PreviousSource = FileSource{}
+	_ PreviousSource = (*AWSSecretsManagerSource)(nil)
+)
+
+// ErrVersionGone is returned by [LoadVersion] when the source holds neither
+// as current nor as previous material the version asked for.
+var ErrVersionGone = errors.New("encrypt: key version is no longer held by its source")
+
+// LoadVersion returns src's current material if its Version is version, else
+// its previous material (see [PreviousSource]) if that has this Version, else
+// an error wrapping [ErrVersionGone] that names the versions src holds. Key
+// bytes it loads but does not return are cleared.
+func LoadVersion(ctx context.Context, src Source, version string) (Material, error) {
+	cur, err := src.Load(ctx)
+	if err != nil {
+		return Material{}, err
+	}
+	if cur.Version == version {
+		return cur, nil
+	}
+	clear(cur.Key)
+	held := fmt.Sprintf("current %q", cur.Version)
+	if ps, ok := src.(PreviousSource); ok {
+		prev, ok, err := ps.LoadPrevious(ctx)
+		if err != nil {
+			return Material{}, err
+		}
+		if ok {
+			if prev.Version == version {
+				return prev, nil
+			}
+			clear(prev.Key)
+			held += fmt.Sprintf(", previous %q", prev.Version)
+		}
+	}
+	return Material{}, fmt.Errorf("%w: want version %q, the source holds %s", ErrVersionGone, version, held)
 }
 
 // Material is key material as loaded from a [Source].
@@ -86,7 +136,11 @@ func decodeKey(value []byte) ([]byte, error) {
 // standard base64 of 32 bytes (`openssl rand -base64 32`) or 64 hex digits
 // (`openssl rand -hex 32`).
 type EnvSource struct {
+	// Var names the variable holding the current key.
 	Var string
+	// PreviousVar, when set, names a variable holding the key in use before
+	// the last rotation, in the same encodings; unset or empty means none.
+	PreviousVar string
 }
 
 // Load reads the variable.
@@ -98,9 +152,27 @@ func (s EnvSource) Load(context.Context) (Material, error) {
 	if !ok {
 		return Material{}, fmt.Errorf("encrypt: env var %s is not set", s.Var)
 	}
-	key, err := decodeKey([]byte(v))
+	return envMaterial(s.Var, v)
+}
+
+// LoadPrevious reads PreviousVar; ok is false when it is not configured, or
+// the variable is unset, empty or only whitespace.
+func (s EnvSource) LoadPrevious(context.Context) (Material, bool, error) {
+	if s.PreviousVar == "" {
+		return Material{}, false, nil
+	}
+	v := os.Getenv(s.PreviousVar)
+	if strings.TrimSpace(v) == "" {
+		return Material{}, false, nil
+	}
+	m, err := envMaterial(s.PreviousVar, v)
+	return m, err == nil, err
+}
+
+func envMaterial(name, value string) (Material, error) {
+	key, err := decodeKey([]byte(value))
 	if err != nil {
-		return Material{}, fmt.Errorf("encrypt: env var %s %v", s.Var, err)
+		return Material{}, fmt.Errorf("encrypt: env var %s %v", name, err)
 	}
 	return Material{Key: key, Version: Fingerprint(key)}, nil
 }
@@ -114,7 +186,12 @@ const maxKeyFileSize = 4096
 // with no group or other permissions (mode 0600 or 0400); for a Kubernetes
 // Secret volume set defaultMode: 0400.
 type FileSource struct {
+	// Path is the file holding the current key.
 	Path string
+	// PreviousPath, when set, is a file holding the key in use before the
+	// last rotation, in the same forms and with the same checks; a missing
+	// file means none.
+	PreviousPath string
 }
 
 // Load reads the file.
@@ -122,13 +199,30 @@ func (s FileSource) Load(context.Context) (Material, error) {
 	if s.Path == "" {
 		return Material{}, fmt.Errorf("encrypt: file key source has no path")
 	}
+	return loadKeyFile(s.Path)
+}
+
+// LoadPrevious reads PreviousPath; ok is false when it is not configured or
+// the file does not exist.
+func (s FileSource) LoadPrevious(context.Context) (Material, bool, error) {
+	if s.PreviousPath == "" {
+		return Material{}, false, nil
+	}
+	m, err := loadKeyFile(s.PreviousPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Material{}, false, nil
+	}
+	return m, err == nil, err
+}
+
+func loadKeyFile(path string) (Material, error) {
 	// Check before opening too: opening a FIFO would block.
-	if fi, err := os.Stat(s.Path); err != nil {
+	if fi, err := os.Stat(path); err != nil {
 		return Material{}, fmt.Errorf("encrypt: key file: %w", err)
 	} else if !fi.Mode().IsRegular() {
-		return Material{}, fmt.Errorf("encrypt: key file %s is not a regular file", s.Path)
+		return Material{}, fmt.Errorf("encrypt: key file %s is not a regular file", path)
 	}
-	f, err := os.Open(s.Path)
+	f, err := os.Open(path)
 	if err != nil {
 		return Material{}, fmt.Errorf("encrypt: key file: %w", err)
 	}
@@ -138,24 +232,24 @@ func (s FileSource) Load(context.Context) (Material, error) {
 		return Material{}, fmt.Errorf("encrypt: key file: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return Material{}, fmt.Errorf("encrypt: key file %s is not a regular file", s.Path)
+		return Material{}, fmt.Errorf("encrypt: key file %s is not a regular file", path)
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return Material{}, fmt.Errorf("encrypt: key file %s has mode %04o: group or others may access it; refusing to use it (chmod 600 %s)", s.Path, perm, s.Path)
+		return Material{}, fmt.Errorf("encrypt: key file %s has mode %04o: group or others may access it; refusing to use it (chmod 600 %s)", path, perm, path)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
 	if err != nil {
-		return Material{}, fmt.Errorf("encrypt: key file %s: %w", s.Path, err)
+		return Material{}, fmt.Errorf("encrypt: key file %s: %w", path, err)
 	}
 	defer clear(data)
 	if len(data) > maxKeyFileSize {
-		return Material{}, fmt.Errorf("encrypt: key file %s is larger than %d bytes; it is not a key", s.Path, maxKeyFileSize)
+		return Material{}, fmt.Errorf("encrypt: key file %s is larger than %d bytes; it is not a key", path, maxKeyFileSize)
 	}
 	var key []byte
 	if len(data) == KeySize {
 		key = clone(data)
 	} else if key, err = decodeKey(data); err != nil {
-		return Material{}, fmt.Errorf("encrypt: key file %s is not %d raw bytes and its text %v", s.Path, KeySize, err)
+		return Material{}, fmt.Errorf("encrypt: key file %s is not %d raw bytes and its text %v", path, KeySize, err)
 	}
 	return Material{Key: key, Version: Fingerprint(key)}, nil
 }
@@ -169,19 +263,21 @@ const (
 
 // sourceParams lists each kind's parameters; the first is required.
 var sourceParams = map[string][]string{
-	SourceEnv:               {"var"},
-	SourceFile:              {"path"},
+	SourceEnv:               {"var", "previous_var"},
+	SourceFile:              {"path", "previous_path"},
 	SourceAWSSecretsManager: {"secret_id", "region", "endpoint", "version_stage", "json_key"},
 }
 
 // ParseSourceConfig builds a Source from configuration:
 //
-//	env                  var (required)
-//	file                 path (required)
+//	env                  var (required), previous_var
+//	file                 path (required), previous_path
 //	aws_secrets_manager  secret_id (required), region, endpoint, version_stage, json_key
 //
-// Unknown parameters are rejected, so a typo is an error rather than a
-// silently ignored setting.
+// previous_var and previous_path name where the key in use before the last
+// rotation is kept (see [PreviousSource]); the AWS source finds it under the
+// AWSPREVIOUS staging label unless version_stage is set. Unknown parameters
+// are rejected, so a typo is an error rather than a silently ignored setting.
 func ParseSourceConfig(kind string, params map[string]string) (Source, error) {
 	allowed, ok := sourceParams[kind]
 	if !ok {
@@ -197,9 +293,15 @@ func ParseSourceConfig(kind string, params map[string]string) (Source, error) {
 	}
 	switch kind {
 	case SourceEnv:
-		return EnvSource{Var: params["var"]}, nil
+		if err := checkPrevious(kind, params, "var", "previous_var"); err != nil {
+			return nil, err
+		}
+		return EnvSource{Var: params["var"], PreviousVar: params["previous_var"]}, nil
 	case SourceFile:
-		return FileSource{Path: params["path"]}, nil
+		if err := checkPrevious(kind, params, "path", "previous_path"); err != nil {
+			return nil, err
+		}
+		return FileSource{Path: params["path"], PreviousPath: params["previous_path"]}, nil
 	default:
 		if ep := params["endpoint"]; ep != "" {
 			u, err := url.Parse(ep)
@@ -215,4 +317,20 @@ func ParseSourceConfig(kind string, params map[string]string) (Source, error) {
 			JSONKey:      params["json_key"],
 		}, nil
 	}
+}
+
+// checkPrevious refuses a previous_* parameter that is given but blank, or
+// that names the same variable or file as the current one.
+func checkPrevious(kind string, params map[string]string, cur, prev string) error {
+	v, ok := params[prev]
+	if !ok {
+		return nil
+	}
+	if strings.TrimSpace(v) == "" {
+		return fmt.Errorf("encrypt: key source %s: the parameter %q is blank", kind, prev)
+	}
+	if v == params[cur] {
+		return fmt.Errorf("encrypt: key source %s: %q and %q are the same", kind, cur, prev)
+	}
+	return nil
 }

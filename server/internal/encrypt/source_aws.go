@@ -3,19 +3,23 @@ package encrypt
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 )
 
 // AWSSecretsManagerSource reads the key from an AWS Secrets Manager secret
 // with GetSecretValue. The secret is either a SecretString holding base64 or
 // hex of 32 bytes (or, with JSONKey set, a JSON object whose JSONKey member
 // does), or a SecretBinary of exactly 32 bytes. Material.Version is the
-// secret's VersionId.
+// secret's VersionId. [AWSSecretsManagerSource.LoadPrevious] reads the
+// version labelled AWSPREVIOUS, which Secrets Manager gives the old version
+// when a new one becomes AWSCURRENT.
 //
 // Without Client, the first Load builds one from the default AWS
 // configuration chain (environment, shared config, instance role), with
@@ -29,7 +33,8 @@ type AWSSecretsManagerSource struct {
 	// Endpoint overrides the service endpoint (a VPC endpoint, LocalStack, a
 	// test server), e.g. "https://vpce-….secretsmanager.eu-west-1.vpce.amazonaws.com".
 	Endpoint string
-	// VersionStage selects a staging label; "" means AWSCURRENT.
+	// VersionStage selects a staging label; "" means AWSCURRENT. With any
+	// other label there is no previous material.
 	VersionStage string
 	// JSONKey, when set, reads the key from this member of a JSON SecretString
 	// (secrets made as key/value pairs in the AWS console).
@@ -69,6 +74,24 @@ func (s *AWSSecretsManagerSource) getClient(ctx context.Context) (*secretsmanage
 
 // Load fetches the secret's current value (or the one VersionStage names).
 func (s *AWSSecretsManagerSource) Load(ctx context.Context) (Material, error) {
+	return s.load(ctx, s.VersionStage)
+}
+
+// LoadPrevious fetches the version labelled AWSPREVIOUS; ok is false when no
+// version has that label, or when VersionStage names a label other than
+// AWSCURRENT.
+func (s *AWSSecretsManagerSource) LoadPrevious(ctx context.Context) (Material, bool, error) {
+	if s.VersionStage != "" && s.VersionStage != "AWSCURRENT" {
+		return Material{}, false, nil
+	}
+	m, err := s.load(ctx, "AWSPREVIOUS")
+	if nf := (*types.ResourceNotFoundException)(nil); errors.As(err, &nf) {
+		return Material{}, false, nil
+	}
+	return m, err == nil, err
+}
+
+func (s *AWSSecretsManagerSource) load(ctx context.Context, stage string) (Material, error) {
 	if s.SecretID == "" {
 		return Material{}, fmt.Errorf("encrypt: aws secrets manager: no secret id")
 	}
@@ -77,17 +100,19 @@ func (s *AWSSecretsManagerSource) Load(ctx context.Context) (Material, error) {
 		return Material{}, err
 	}
 	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(s.SecretID)}
-	if s.VersionStage != "" {
-		in.VersionStage = aws.String(s.VersionStage)
+	secret := fmt.Sprintf("%q", s.SecretID)
+	if stage != "" {
+		in.VersionStage = aws.String(stage)
+		secret += " stage " + stage
 	}
 	out, err := client.GetSecretValue(ctx, in)
 	if err != nil {
 		// SDK errors carry the operation, status, request id and the
 		// service's message, never the secret.
-		return Material{}, fmt.Errorf("encrypt: aws secrets manager secret %q: %w", s.SecretID, err)
+		return Material{}, fmt.Errorf("encrypt: aws secrets manager secret %s: %w", secret, err)
 	}
 	version := aws.ToString(out.VersionId)
-	where := fmt.Sprintf("encrypt: aws secrets manager secret %q version %q", s.SecretID, version)
+	where := fmt.Sprintf("encrypt: aws secrets manager secret %s version %q", secret, version)
 
 	var key []byte
 	switch {

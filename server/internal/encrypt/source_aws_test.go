@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -32,13 +33,15 @@ const (
 )
 
 // fakeSecretsManager speaks the part of the Secrets Manager JSON 1.1 protocol
-// the source uses: POST / with X-Amz-Target: secretsmanager.GetSecretValue.
-// It checks every request's SigV4 signature against the fake credentials.
+// the source uses: POST / with X-Amz-Target: secretsmanager.GetSecretValue,
+// selecting a version by VersionId and/or VersionStage (AWSCURRENT when
+// neither is given). It checks every request's SigV4 signature against the
+// fake credentials.
 type fakeSecretsManager struct {
 	t  *testing.T
 	mu sync.Mutex
-	// secrets by name: index 0 is AWSCURRENT, 1 is AWSPREVIOUS.
-	secrets  map[string][]fakeSecretVersion
+	// secrets by name, each with all its versions.
+	secrets  map[string][]*fakeSecretVersion
 	requests []fakeRequest
 }
 
@@ -46,26 +49,54 @@ type fakeSecretVersion struct {
 	id     string
 	str    *string
 	binary []byte
+	stages []string // staging labels; put manages AWSCURRENT and AWSPREVIOUS
 }
 
 type fakeRequest struct {
-	Target, Region   string
-	SecretID, Stage  string
-	SignatureChecked bool
+	Target, Region             string
+	SecretID, Stage, VersionID string
+	SignatureChecked           bool
 }
 
 func newFakeSecretsManager(t *testing.T) (*fakeSecretsManager, *httptest.Server) {
-	f := &fakeSecretsManager{t: t, secrets: map[string][]fakeSecretVersion{}}
+	f := &fakeSecretsManager{t: t, secrets: map[string][]*fakeSecretVersion{}}
 	srv := httptest.NewServer(f) // listens on 127.0.0.1
 	t.Cleanup(srv.Close)
 	return f, srv
 }
 
-// put makes v the secret's AWSCURRENT version, the old one AWSPREVIOUS.
+// put adds v as the secret's AWSCURRENT version, as PutSecretValue does:
+// the old AWSCURRENT version becomes AWSPREVIOUS, and the old AWSPREVIOUS
+// version loses that label. Labels already in v.stages are kept.
 func (f *fakeSecretsManager) put(name string, v fakeSecretVersion) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.secrets[name] = append([]fakeSecretVersion{v}, f.secrets[name]...)
+	for _, old := range f.secrets[name] {
+		old.stages = slices.DeleteFunc(old.stages, func(s string) bool { return s == "AWSPREVIOUS" })
+		if i := slices.Index(old.stages, "AWSCURRENT"); i >= 0 {
+			old.stages[i] = "AWSPREVIOUS"
+		}
+	}
+	v.stages = append(slices.Clone(v.stages), "AWSCURRENT")
+	f.secrets[name] = append(f.secrets[name], &v)
+}
+
+// find returns the version with this id and/or label; both, when given,
+// must name the same version. Without either it is the AWSCURRENT version.
+func (f *fakeSecretsManager) find(name, id, stage string) (fakeSecretVersion, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if id == "" && stage == "" {
+		stage = "AWSCURRENT"
+	}
+	for _, v := range f.secrets[name] {
+		if (id == "" || v.id == id) && (stage == "" || slices.Contains(v.stages, stage)) {
+			c := *v
+			c.stages = slices.Clone(v.stages)
+			return c, true
+		}
+	}
+	return fakeSecretVersion{}, false
 }
 
 func (f *fakeSecretsManager) lastRequest() fakeRequest {
@@ -75,6 +106,12 @@ func (f *fakeSecretsManager) lastRequest() fakeRequest {
 		f.t.Fatal("no request reached the fake server")
 	}
 	return f.requests[len(f.requests)-1]
+}
+
+func (f *fakeSecretsManager) requestCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.requests)
 }
 
 func (f *fakeSecretsManager) fail(w http.ResponseWriter, status int, typ, msg string) {
@@ -104,40 +141,41 @@ func (f *fakeSecretsManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	var in struct {
 		SecretID     string `json:"SecretId"`
+		VersionID    string `json:"VersionId"`
 		VersionStage string `json:"VersionStage"`
 	}
 	if err := json.Unmarshal(body, &in); err != nil {
 		f.fail(w, 400, "SerializationException", err.Error())
 		return
 	}
-	req.SecretID, req.Stage = in.SecretID, in.VersionStage
+	req.SecretID, req.Stage, req.VersionID = in.SecretID, in.VersionStage, in.VersionID
 	f.mu.Lock()
 	f.requests = append(f.requests, req)
-	versions := f.secrets[in.SecretID]
+	_, exists := f.secrets[in.SecretID]
 	f.mu.Unlock()
 
 	if req.Target != "secretsmanager.GetSecretValue" {
 		f.fail(w, 400, "UnknownOperationException", "unsupported operation "+req.Target)
 		return
 	}
-	i := 0
-	switch in.VersionStage {
-	case "", "AWSCURRENT":
-	case "AWSPREVIOUS":
-		i = 1
-	default:
-		i = len(versions)
-	}
-	if i >= len(versions) {
+	if !exists {
 		f.fail(w, 400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
 		return
 	}
-	v := versions[i]
+	v, ok := f.find(in.SecretID, in.VersionID, in.VersionStage)
+	if !ok {
+		what := "staging label: " + in.VersionStage
+		if in.VersionID != "" {
+			what = "VersionId: " + in.VersionID
+		}
+		f.fail(w, 400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret value for "+what)
+		return
+	}
 	out := map[string]any{
 		"ARN":           "arn:aws:secretsmanager:" + region + ":123456789012:secret:" + in.SecretID + "-AbCdEf",
 		"Name":          in.SecretID,
 		"VersionId":     v.id,
-		"VersionStages": []string{[]string{"AWSCURRENT", "AWSPREVIOUS"}[i]},
+		"VersionStages": v.stages,
 		"CreatedDate":   1.7e9,
 	}
 	if v.str != nil {
@@ -311,6 +349,114 @@ func TestAWSSecretsManagerSource(t *testing.T) {
 			t.Logf("error reads: %v", err)
 		})
 	}
+}
+
+func TestAWSSecretsManagerSourcePrevious(t *testing.T) {
+	ctx := context.Background()
+	fake, srv := newFakeSecretsManager(t)
+	client := testSMClient(srv, "eu-central-1")
+	short := base64.StdEncoding.EncodeToString(sourceKey[:16])
+
+	fake.put("one", fakeSecretVersion{id: "o-1", str: ptr(sourceKeyB64)})
+	fake.put("two", fakeSecretVersion{id: "t-1", str: ptr(sourceKeyHex)})
+	fake.put("two", fakeSecretVersion{id: "t-2", str: ptr(hex.EncodeToString(rotatedKey))})
+	fake.put("three", fakeSecretVersion{id: "r-1", binary: bytes.Repeat([]byte{1}, KeySize)})
+	fake.put("three", fakeSecretVersion{id: "r-2", binary: sourceKey, stages: []string{"blue"}})
+	fake.put("three", fakeSecretVersion{id: "r-3", str: ptr(sourceKeyB64)})
+	fake.put("badprev", fakeSecretVersion{id: "bp-1", str: ptr(short)})
+	fake.put("badprev", fakeSecretVersion{id: "bp-2", str: ptr(sourceKeyB64)})
+
+	for _, tc := range []struct {
+		name, secret, stage string
+		wantOK              bool
+		wantVersion         string
+		wantErr             string
+		noRequest           bool
+	}{
+		{"two versions", "two", "", true, "t-1", "", false},
+		{"AWSCURRENT is the default", "two", "AWSCURRENT", true, "t-1", "", false},
+		{"label moved on rotation", "three", "", true, "r-2", "", false},
+		{"one version", "one", "", false, "", "", false},
+		{"unknown secret", "missing", "", false, "", "", false},
+		{"explicit stage has no previous", "three", "blue", false, "", "", true},
+		{"explicit AWSPREVIOUS has no previous", "two", "AWSPREVIOUS", false, "", "", true},
+		{"malformed previous", "badprev", "", false, "", `"badprev" stage AWSPREVIOUS version "bp-1": SecretString decodes to 16 bytes`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := fake.requestCount()
+			src := &AWSSecretsManagerSource{SecretID: tc.secret, VersionStage: tc.stage, Client: client}
+			m, ok, err := src.LoadPrevious(ctx)
+			if tc.wantOK {
+				if err != nil || !ok || !bytes.Equal(m.Key, sourceKey) || m.Version != tc.wantVersion {
+					t.Fatalf("LoadPrevious = version %q, ok %v, %v; want %q", m.Version, ok, err, tc.wantVersion)
+				}
+			} else {
+				checkLoadPrevious(t, m, ok, err, false, tc.wantErr)
+			}
+			if err != nil {
+				assertNoLeak(t, err, short)
+				t.Logf("error reads: %v", err)
+			}
+			if sent := fake.requestCount() > before; sent == tc.noRequest {
+				t.Fatalf("request sent: %v", sent)
+			}
+			if !tc.noRequest {
+				if req := fake.lastRequest(); req.Stage != "AWSPREVIOUS" || req.SecretID != tc.secret || !req.SignatureChecked {
+					t.Fatalf("request %+v", req)
+				}
+			}
+		})
+	}
+
+	t.Run("the fake selects versions like AWS", func(t *testing.T) {
+		for _, tc := range []struct {
+			id, stage, want string
+		}{
+			{"", "", "r-3"},
+			{"", "AWSPREVIOUS", "r-2"},
+			{"", "blue", "r-2"},
+			{"r-1", "", "r-1"},
+			{"r-2", "AWSPREVIOUS", "r-2"},
+			{"r-1", "AWSCURRENT", ""}, // both must name the same version
+			{"r-9", "", ""},
+			{"", "AWSPENDING", ""},
+		} {
+			in := &secretsmanager.GetSecretValueInput{SecretId: aws.String("three")}
+			if tc.id != "" {
+				in.VersionId = aws.String(tc.id)
+			}
+			if tc.stage != "" {
+				in.VersionStage = aws.String(tc.stage)
+			}
+			out, err := client.GetSecretValue(ctx, in)
+			var nf *types.ResourceNotFoundException
+			if tc.want == "" {
+				if !errors.As(err, &nf) {
+					t.Fatalf("%+v: err = %v, want ResourceNotFoundException", tc, err)
+				}
+				continue
+			}
+			if err != nil || aws.ToString(out.VersionId) != tc.want {
+				t.Fatalf("%+v: got %v, %v", tc, out, err)
+			}
+			if tc.stage != "" && !slices.Contains(out.VersionStages, tc.stage) {
+				t.Fatalf("%+v: stages %v", tc, out.VersionStages)
+			}
+		}
+	})
+}
+
+func TestAWSSecretsManagerLoadVersionRotation(t *testing.T) {
+	fake, srv := newFakeSecretsManager(t)
+	fake.put("authproxy/root", fakeSecretVersion{id: "v-1", str: ptr(sourceKeyB64)})
+	src, err := ParseSourceConfig("aws_secrets_manager", map[string]string{"secret_id": "authproxy/root"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.(*AWSSecretsManagerSource).Client = testSMClient(srv, "eu-central-1")
+	checkRotation(t, src, "v-3", func() {
+		fake.put("authproxy/root", fakeSecretVersion{id: "v-2", binary: rotatedKey})
+	})
 }
 
 // TestAWSSecretsManagerSourceBuildsClient covers the configuration path the

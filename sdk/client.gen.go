@@ -17,6 +17,24 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for KeyState.
+const (
+	KeyStateActive    KeyState = "active"
+	KeyStateDestroyed KeyState = "destroyed"
+)
+
+// Valid indicates whether the value is a known member of the KeyState enum.
+func (e KeyState) Valid() bool {
+	switch e {
+	case KeyStateActive:
+		return true
+	case KeyStateDestroyed:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for KeySourceKind.
 const (
 	KeySourceAWSSecretsManager KeySourceKind = "aws_secrets_manager"
@@ -46,9 +64,10 @@ func (e KeySourceKind) Valid() bool {
 
 // Defines values for KeyVersionState.
 const (
-	KeyVersionStateCurrent  KeyVersionState = "current"
-	KeyVersionStatePrevious KeyVersionState = "previous"
-	KeyVersionStateRetired  KeyVersionState = "retired"
+	KeyVersionStateCurrent   KeyVersionState = "current"
+	KeyVersionStateDestroyed KeyVersionState = "destroyed"
+	KeyVersionStatePrevious  KeyVersionState = "previous"
+	KeyVersionStateRetired   KeyVersionState = "retired"
 )
 
 // Valid indicates whether the value is a known member of the KeyVersionState enum.
@@ -56,9 +75,35 @@ func (e KeyVersionState) Valid() bool {
 	switch e {
 	case KeyVersionStateCurrent:
 		return true
+	case KeyVersionStateDestroyed:
+		return true
 	case KeyVersionStatePrevious:
 		return true
 	case KeyVersionStateRetired:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReencryptionJobState.
+const (
+	ReencryptionJobDone    ReencryptionJobState = "done"
+	ReencryptionJobFailed  ReencryptionJobState = "failed"
+	ReencryptionJobPending ReencryptionJobState = "pending"
+	ReencryptionJobRunning ReencryptionJobState = "running"
+)
+
+// Valid indicates whether the value is a known member of the ReencryptionJobState enum.
+func (e ReencryptionJobState) Valid() bool {
+	switch e {
+	case ReencryptionJobDone:
+		return true
+	case ReencryptionJobFailed:
+		return true
+	case ReencryptionJobPending:
+		return true
+	case ReencryptionJobRunning:
 		return true
 	default:
 		return false
@@ -207,7 +252,8 @@ type Annotations map[string]string
 
 // EncryptionStatus defines model for EncryptionStatus.
 type EncryptionStatus struct {
-	Items []EncryptionStatusRow `json:"items"`
+	Items        []EncryptionStatusRow `json:"items"`
+	Reencryption *ReencryptionJob      `json:"reencryption,omitempty"`
 }
 
 // EncryptionStatusRow defines model for EncryptionStatusRow.
@@ -237,7 +283,7 @@ type Key struct {
 	Annotations Annotations `json:"annotations"`
 	CreatedAt   time.Time   `json:"createdAt"`
 
-	// CurrentVersion The number of the current version.
+	// CurrentVersion The number of the current version (0 once destroyed).
 	CurrentVersion int   `json:"currentVersion"`
 	Id             KeyId `json:"id"`
 
@@ -252,9 +298,15 @@ type Key struct {
 	// in their namespace. `env`, `file` and `aws_secrets_manager` read the server's own
 	// environment, files or network, so creating one also requires `keys:create` on `root`
 	// (an operator); anyone else gets 403 naming `source.kind`.
-	Source    KeySource `json:"source"`
+	Source KeySource `json:"source"`
+
+	// State `destroyed` keys have been crypto-shredded: none of their versions opens anything.
+	State     KeyState  `json:"state"`
 	UpdatedAt time.Time `json:"updatedAt"`
 }
+
+// KeyState `destroyed` keys have been crypto-shredded: none of their versions opens anything.
+type KeyState string
 
 // KeyAssign defines model for KeyAssign.
 type KeyAssign struct {
@@ -293,6 +345,26 @@ type KeyCreate struct {
 	// environment, files or network, so creating one also requires `keys:create` on `root`
 	// (an operator); anyone else gets 403 naming `source.kind`.
 	Source KeySource `json:"source"`
+}
+
+// KeyDestroy defines model for KeyDestroy.
+type KeyDestroy struct {
+	// Confirm Must equal the key id.
+	Confirm string `json:"confirm"`
+
+	// DryRun Only report; destroy nothing.
+	DryRun *bool `json:"dryRun,omitempty"`
+}
+
+// KeyDestroyReport defines model for KeyDestroyReport.
+type KeyDestroyReport struct {
+	// Destroyed False for a dry run.
+	Destroyed bool `json:"destroyed"`
+	Key       Key  `json:"key"`
+
+	// Unreadable Stored values sealed with the key's versions, per column, namespace and key version.
+	Unreadable      []EncryptionStatusRow `json:"unreadable"`
+	UnreadableTotal int64                 `json:"unreadableTotal"`
 }
 
 // KeyId defines model for KeyId.
@@ -427,6 +499,43 @@ type Problem struct {
 	Type string `json:"type"`
 }
 
+// ReencryptionJob defines model for ReencryptionJob.
+type ReencryptionJob struct {
+	Column    *string   `json:"column,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Error Why a failed job stopped.
+	Error      *string    `json:"error,omitempty"`
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+
+	// Id `rej_…`
+	Id string `json:"id"`
+
+	// Reason What started the job.
+	Reason string `json:"reason"`
+
+	// Rewritten Values re-sealed under their namespace's current key so far.
+	Rewritten int64 `json:"rewritten"`
+
+	// Scanned Values read so far.
+	Scanned   int64                `json:"scanned"`
+	StartedAt *time.Time           `json:"startedAt,omitempty"`
+	State     ReencryptionJobState `json:"state"`
+
+	// Table The column being walked (running jobs).
+	Table *string `json:"table,omitempty"`
+
+	// Total Values stored when the job started (an estimate of its length).
+	Total int64 `json:"total"`
+
+	// Unreadable Values that could not be opened (destroyed or retired keys, tampering) and were left as they are.
+	Unreadable int64     `json:"unreadable"`
+	UpdatedAt  time.Time `json:"updatedAt"`
+}
+
+// ReencryptionJobState defines model for ReencryptionJob.State.
+type ReencryptionJobState string
+
 // Resource defines model for Resource.
 type Resource string
 
@@ -518,6 +627,9 @@ type CreateKeyJSONRequestBody = KeyCreate
 
 // UpdateKeyJSONRequestBody defines body for UpdateKey for application/json ContentType.
 type UpdateKeyJSONRequestBody = KeyUpdate
+
+// DestroyKeyJSONRequestBody defines body for DestroyKey for application/json ContentType.
+type DestroyKeyJSONRequestBody = KeyDestroy
 
 // RotateKeyJSONRequestBody defines body for RotateKey for application/json ContentType.
 type RotateKeyJSONRequestBody = KeyRotate
@@ -641,7 +753,21 @@ type ClientInterface interface {
 	// Corresponds with PATCH /api/v1/actors/{id} (the `UpdateActor` operationId).
 	UpdateActor(ctx context.Context, id ActorId, body UpdateActorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// StartReencryption Start re-encrypting every stored value under its namespace's current key (permission keys:rotate on root).
+	//
+	// Re-encryption also starts by itself when a namespace's key assignment changes, a key
+	// is rotated, the periodic sync finds a new version at an external source, or the server
+	// starts with a new root key. A request while a job is already pending returns that job.
+	//
+	// Corresponds with POST /api/v1/encryption/_reencrypt (the `StartReencryption` operationId).
+	StartReencryption(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetEncryptionStatus Stored encrypted values per column, namespace and key version, in the namespaces whose keys the caller may get.
+	//
+	// `items` counts values per key version ("re-encryption debt": values of a namespace
+	// still sealed with a version other than its key's current one). `reencryption` is the
+	// running job, or else the latest one, and is only shown to callers that may get keys in
+	// `root` (its counts span every namespace).
 	//
 	// Corresponds with GET /api/v1/encryption/status (the `GetEncryptionStatus` operationId).
 	GetEncryptionStatus(ctx context.Context, params *GetEncryptionStatusParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -686,6 +812,34 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /api/v1/keys/{id} (the `UpdateKey` operationId).
 	UpdateKey(ctx context.Context, id KeyIdParam, body UpdateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DestroyKeyWithBody Crypto-shred a key (permission keys:delete); with dryRun, only report what would become unreadable.
+	//
+	// Destroying a key deletes the material of every one of its versions (generated and inline
+	// keys) or stops the server from loading it (external sources), removes its namespace
+	// assignments (those namespaces fall back to the nearest key up their path for new
+	// values), and marks the key `destroyed`. Every value still sealed with one of its
+	// versions becomes unreadable for good: the report counts them per column and namespace.
+	// `confirm` must repeat the key id. Destroying cannot be undone.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/keys/{id}/_destroy (the `DestroyKey` operationId).
+	DestroyKeyWithBody(ctx context.Context, id KeyIdParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DestroyKey Crypto-shred a key (permission keys:delete); with dryRun, only report what would become unreadable.
+	//
+	// Destroying a key deletes the material of every one of its versions (generated and inline
+	// keys) or stops the server from loading it (external sources), removes its namespace
+	// assignments (those namespaces fall back to the nearest key up their path for new
+	// values), and marks the key `destroyed`. Every value still sealed with one of its
+	// versions becomes unreadable for good: the report counts them per column and namespace.
+	// `confirm` must repeat the key id. Destroying cannot be undone.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/keys/{id}/_destroy (the `DestroyKey` operationId).
+	DestroyKey(ctx context.Context, id KeyIdParam, body DestroyKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RotateKeyWithBody Add a new current version (generated and inline keys; external sources rotate at the source and answer 409).
 	//
@@ -899,7 +1053,31 @@ func (c *Client) UpdateActor(ctx context.Context, id ActorId, body UpdateActorJS
 	return c.Client.Do(req)
 }
 
+// StartReencryption Start re-encrypting every stored value under its namespace's current key (permission keys:rotate on root).
+//
+// Re-encryption also starts by itself when a namespace's key assignment changes, a key
+// is rotated, the periodic sync finds a new version at an external source, or the server
+// starts with a new root key. A request while a job is already pending returns that job.
+//
+// Corresponds with POST /api/v1/encryption/_reencrypt (the `StartReencryption` operationId).
+func (c *Client) StartReencryption(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartReencryptionRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetEncryptionStatus Stored encrypted values per column, namespace and key version, in the namespaces whose keys the caller may get.
+//
+// `items` counts values per key version ("re-encryption debt": values of a namespace
+// still sealed with a version other than its key's current one). `reencryption` is the
+// running job, or else the latest one, and is only shown to callers that may get keys in
+// `root` (its counts span every namespace).
 //
 // Corresponds with GET /api/v1/encryption/status (the `GetEncryptionStatus` operationId).
 func (c *Client) GetEncryptionStatus(ctx context.Context, params *GetEncryptionStatusParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1015,6 +1193,54 @@ func (c *Client) UpdateKeyWithBody(ctx context.Context, id KeyIdParam, contentTy
 // Corresponds with PATCH /api/v1/keys/{id} (the `UpdateKey` operationId).
 func (c *Client) UpdateKey(ctx context.Context, id KeyIdParam, body UpdateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateKeyRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DestroyKeyWithBody Crypto-shred a key (permission keys:delete); with dryRun, only report what would become unreadable.
+//
+// Destroying a key deletes the material of every one of its versions (generated and inline
+// keys) or stops the server from loading it (external sources), removes its namespace
+// assignments (those namespaces fall back to the nearest key up their path for new
+// values), and marks the key `destroyed`. Every value still sealed with one of its
+// versions becomes unreadable for good: the report counts them per column and namespace.
+// `confirm` must repeat the key id. Destroying cannot be undone.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/keys/{id}/_destroy (the `DestroyKey` operationId).
+func (c *Client) DestroyKeyWithBody(ctx context.Context, id KeyIdParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDestroyKeyRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DestroyKey Crypto-shred a key (permission keys:delete); with dryRun, only report what would become unreadable.
+//
+// Destroying a key deletes the material of every one of its versions (generated and inline
+// keys) or stops the server from loading it (external sources), removes its namespace
+// assignments (those namespaces fall back to the nearest key up their path for new
+// values), and marks the key `destroyed`. Every value still sealed with one of its
+// versions becomes unreadable for good: the report counts them per column and namespace.
+// `confirm` must repeat the key id. Destroying cannot be undone.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/keys/{id}/_destroy (the `DestroyKey` operationId).
+func (c *Client) DestroyKey(ctx context.Context, id KeyIdParam, body DestroyKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDestroyKeyRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1578,6 +1804,33 @@ func NewUpdateActorRequestWithBody(server string, id ActorId, contentType string
 	return req, nil
 }
 
+// NewStartReencryptionRequest constructs an http.Request for the StartReencryption method
+func NewStartReencryptionRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/encryption/_reencrypt")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetEncryptionStatusRequest constructs an http.Request for the GetEncryptionStatus method
 func NewGetEncryptionStatusRequest(server string, params *GetEncryptionStatusParams) (*http.Request, error) {
 	var err error
@@ -1868,6 +2121,53 @@ func NewUpdateKeyRequestWithBody(server string, id KeyIdParam, contentType strin
 	}
 
 	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDestroyKeyRequest calls the generic DestroyKey builder with application/json body
+func NewDestroyKeyRequest(server string, id KeyIdParam, body DestroyKeyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDestroyKeyRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewDestroyKeyRequestWithBody constructs an http.Request for the DestroyKey method, with any body, and a specified content type
+func NewDestroyKeyRequestWithBody(server string, id KeyIdParam, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/keys/%s/_destroy", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -2607,7 +2907,23 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /api/v1/actors/{id} (the `UpdateActor` operationId).
 	UpdateActorWithResponse(ctx context.Context, id ActorId, body UpdateActorJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateActorResponse, error)
 
+	// StartReencryptionWithResponse Start re-encrypting every stored value under its namespace's current key (permission keys:rotate on root).
+	//
+	// Re-encryption also starts by itself when a namespace's key assignment changes, a key
+	// is rotated, the periodic sync finds a new version at an external source, or the server
+	// starts with a new root key. A request while a job is already pending returns that job.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/encryption/_reencrypt (the `StartReencryption` operationId).
+	StartReencryptionWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*StartReencryptionResponse, error)
+
 	// GetEncryptionStatusWithResponse Stored encrypted values per column, namespace and key version, in the namespaces whose keys the caller may get.
+	//
+	// `items` counts values per key version ("re-encryption debt": values of a namespace
+	// still sealed with a version other than its key's current one). `reencryption` is the
+	// running job, or else the latest one, and is only shown to callers that may get keys in
+	// `root` (its counts span every namespace).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2660,6 +2976,34 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /api/v1/keys/{id} (the `UpdateKey` operationId).
 	UpdateKeyWithResponse(ctx context.Context, id KeyIdParam, body UpdateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateKeyResponse, error)
+
+	// DestroyKeyWithBodyWithResponse Crypto-shred a key (permission keys:delete); with dryRun, only report what would become unreadable.
+	//
+	// Destroying a key deletes the material of every one of its versions (generated and inline
+	// keys) or stops the server from loading it (external sources), removes its namespace
+	// assignments (those namespaces fall back to the nearest key up their path for new
+	// values), and marks the key `destroyed`. Every value still sealed with one of its
+	// versions becomes unreadable for good: the report counts them per column and namespace.
+	// `confirm` must repeat the key id. Destroying cannot be undone.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/keys/{id}/_destroy (the `DestroyKey` operationId).
+	DestroyKeyWithBodyWithResponse(ctx context.Context, id KeyIdParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DestroyKeyResponse, error)
+
+	// DestroyKeyWithResponse Crypto-shred a key (permission keys:delete); with dryRun, only report what would become unreadable.
+	//
+	// Destroying a key deletes the material of every one of its versions (generated and inline
+	// keys) or stops the server from loading it (external sources), removes its namespace
+	// assignments (those namespaces fall back to the nearest key up their path for new
+	// values), and marks the key `destroyed`. Every value still sealed with one of its
+	// versions becomes unreadable for good: the report counts them per column and namespace.
+	// `confirm` must repeat the key id. Destroying cannot be undone.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/keys/{id}/_destroy (the `DestroyKey` operationId).
+	DestroyKeyWithResponse(ctx context.Context, id KeyIdParam, body DestroyKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*DestroyKeyResponse, error)
 
 	// RotateKeyWithBodyWithResponse Add a new current version (generated and inline keys; external sources rotate at the source and answer 409).
 	//
@@ -3025,6 +3369,54 @@ func (r UpdateActorResponse) ContentType() string {
 	return ""
 }
 
+type StartReencryptionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *ReencryptionJob
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r StartReencryptionResponse) GetJSON202() *ReencryptionJob {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r StartReencryptionResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r StartReencryptionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r StartReencryptionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r StartReencryptionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r StartReencryptionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetEncryptionStatusResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3300,6 +3692,54 @@ func (r UpdateKeyResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DestroyKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KeyDestroyReport
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DestroyKeyResponse) GetJSON200() *KeyDestroyReport {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r DestroyKeyResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DestroyKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DestroyKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DestroyKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DestroyKeyResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4088,7 +4528,29 @@ func (c *ClientWithResponses) UpdateActorWithResponse(ctx context.Context, id Ac
 	return ParseUpdateActorResponse(rsp)
 }
 
+// StartReencryptionWithResponse Start re-encrypting every stored value under its namespace's current key (permission keys:rotate on root).
+//
+// Re-encryption also starts by itself when a namespace's key assignment changes, a key
+// is rotated, the periodic sync finds a new version at an external source, or the server
+// starts with a new root key. A request while a job is already pending returns that job.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/encryption/_reencrypt (the `StartReencryption` operationId).
+func (c *ClientWithResponses) StartReencryptionWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*StartReencryptionResponse, error) {
+	rsp, err := c.StartReencryption(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStartReencryptionResponse(rsp)
+}
+
 // GetEncryptionStatusWithResponse Stored encrypted values per column, namespace and key version, in the namespaces whose keys the caller may get.
+//
+// `items` counts values per key version ("re-encryption debt": values of a namespace
+// still sealed with a version other than its key's current one). `reencryption` is the
+// running job, or else the latest one, and is only shown to callers that may get keys in
+// `root` (its counts span every namespace).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -4188,6 +4650,46 @@ func (c *ClientWithResponses) UpdateKeyWithResponse(ctx context.Context, id KeyI
 		return nil, err
 	}
 	return ParseUpdateKeyResponse(rsp)
+}
+
+// DestroyKeyWithBodyWithResponse Crypto-shred a key (permission keys:delete); with dryRun, only report what would become unreadable.
+//
+// Destroying a key deletes the material of every one of its versions (generated and inline
+// keys) or stops the server from loading it (external sources), removes its namespace
+// assignments (those namespaces fall back to the nearest key up their path for new
+// values), and marks the key `destroyed`. Every value still sealed with one of its
+// versions becomes unreadable for good: the report counts them per column and namespace.
+// `confirm` must repeat the key id. Destroying cannot be undone.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/keys/{id}/_destroy (the `DestroyKey` operationId).
+func (c *ClientWithResponses) DestroyKeyWithBodyWithResponse(ctx context.Context, id KeyIdParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DestroyKeyResponse, error) {
+	rsp, err := c.DestroyKeyWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDestroyKeyResponse(rsp)
+}
+
+// DestroyKeyWithResponse Crypto-shred a key (permission keys:delete); with dryRun, only report what would become unreadable.
+//
+// Destroying a key deletes the material of every one of its versions (generated and inline
+// keys) or stops the server from loading it (external sources), removes its namespace
+// assignments (those namespaces fall back to the nearest key up their path for new
+// values), and marks the key `destroyed`. Every value still sealed with one of its
+// versions becomes unreadable for good: the report counts them per column and namespace.
+// `confirm` must repeat the key id. Destroying cannot be undone.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/keys/{id}/_destroy (the `DestroyKey` operationId).
+func (c *ClientWithResponses) DestroyKeyWithResponse(ctx context.Context, id KeyIdParam, body DestroyKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*DestroyKeyResponse, error) {
+	rsp, err := c.DestroyKey(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDestroyKeyResponse(rsp)
 }
 
 // RotateKeyWithBodyWithResponse Add a new current version (generated and inline keys; external sources rotate at the source and answer 409).
@@ -4601,6 +5103,39 @@ func ParseUpdateActorResponse(rsp *http.Response) (*UpdateActorResponse, error) 
 	return response, nil
 }
 
+// ParseStartReencryptionResponse parses an HTTP response from a StartReencryptionWithResponse call
+func ParseStartReencryptionResponse(rsp *http.Response) (*StartReencryptionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &StartReencryptionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest ReencryptionJob
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetEncryptionStatusResponse parses an HTTP response from a GetEncryptionStatusWithResponse call
 func ParseGetEncryptionStatusResponse(rsp *http.Response) (*GetEncryptionStatusResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -4778,6 +5313,39 @@ func ParseUpdateKeyResponse(rsp *http.Response) (*UpdateKeyResponse, error) {
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest Key
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDestroyKeyResponse parses an HTTP response from a DestroyKeyWithResponse call
+func ParseDestroyKeyResponse(rsp *http.Response) (*DestroyKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DestroyKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest KeyDestroyReport
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

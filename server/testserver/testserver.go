@@ -106,6 +106,12 @@ func start(dir string, o Options, cleanup func(func())) (*Server, error) {
 	cfg := config.Default(dir)
 	cfg.Listen = config.Listen{Public: "127.0.0.1:0", API: "127.0.0.1:0", Admin: "127.0.0.1:0", Worker: "127.0.0.1:0"}
 	cfg.Redis.Addr = o.RedisAddr
+	// Servers sharing a real Redis must not take each other's tasks.
+	var q [6]byte
+	_, _ = rand.Read(q[:])
+	cfg.Worker.Queue = "authproxy-test-" + hex.EncodeToString(q[:])
+	cfg.Worker.SweepInterval = config.Duration{Duration: 2 * time.Second}
+	cfg.Worker.KeySyncInterval = config.Duration{Duration: 2 * time.Second}
 	cfg.ShutdownTimeout = config.Duration{Duration: 5 * time.Second}
 	if o.MaxTokenLifetime > 0 {
 		cfg.Auth.MaxTokenLifetime = config.Duration{Duration: o.MaxTokenLifetime}
@@ -124,6 +130,10 @@ func start(dir string, o Options, cleanup func(func())) (*Server, error) {
 	}
 	a, err := app.New(ctx, cfg, l)
 	if err != nil {
+		return nil, err
+	}
+	if err := createSecretTable(ctx, a); err != nil {
+		a.Close()
 		return nil, err
 	}
 	keyFile := filepath.Join(dir, "admin_key")

@@ -23,6 +23,24 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for KeyState.
+const (
+	KeyStateActive    KeyState = "active"
+	KeyStateDestroyed KeyState = "destroyed"
+)
+
+// Valid indicates whether the value is a known member of the KeyState enum.
+func (e KeyState) Valid() bool {
+	switch e {
+	case KeyStateActive:
+		return true
+	case KeyStateDestroyed:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for KeySourceKind.
 const (
 	KeySourceAWSSecretsManager KeySourceKind = "aws_secrets_manager"
@@ -52,9 +70,10 @@ func (e KeySourceKind) Valid() bool {
 
 // Defines values for KeyVersionState.
 const (
-	KeyVersionStateCurrent  KeyVersionState = "current"
-	KeyVersionStatePrevious KeyVersionState = "previous"
-	KeyVersionStateRetired  KeyVersionState = "retired"
+	KeyVersionStateCurrent   KeyVersionState = "current"
+	KeyVersionStateDestroyed KeyVersionState = "destroyed"
+	KeyVersionStatePrevious  KeyVersionState = "previous"
+	KeyVersionStateRetired   KeyVersionState = "retired"
 )
 
 // Valid indicates whether the value is a known member of the KeyVersionState enum.
@@ -62,9 +81,35 @@ func (e KeyVersionState) Valid() bool {
 	switch e {
 	case KeyVersionStateCurrent:
 		return true
+	case KeyVersionStateDestroyed:
+		return true
 	case KeyVersionStatePrevious:
 		return true
 	case KeyVersionStateRetired:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReencryptionJobState.
+const (
+	ReencryptionJobDone    ReencryptionJobState = "done"
+	ReencryptionJobFailed  ReencryptionJobState = "failed"
+	ReencryptionJobPending ReencryptionJobState = "pending"
+	ReencryptionJobRunning ReencryptionJobState = "running"
+)
+
+// Valid indicates whether the value is a known member of the ReencryptionJobState enum.
+func (e ReencryptionJobState) Valid() bool {
+	switch e {
+	case ReencryptionJobDone:
+		return true
+	case ReencryptionJobFailed:
+		return true
+	case ReencryptionJobPending:
+		return true
+	case ReencryptionJobRunning:
 		return true
 	default:
 		return false
@@ -213,7 +258,8 @@ type Annotations map[string]string
 
 // EncryptionStatus defines model for EncryptionStatus.
 type EncryptionStatus struct {
-	Items []EncryptionStatusRow `json:"items"`
+	Items        []EncryptionStatusRow `json:"items"`
+	Reencryption *ReencryptionJob      `json:"reencryption,omitempty"`
 }
 
 // EncryptionStatusRow defines model for EncryptionStatusRow.
@@ -243,7 +289,7 @@ type Key struct {
 	Annotations Annotations `json:"annotations"`
 	CreatedAt   time.Time   `json:"createdAt"`
 
-	// CurrentVersion The number of the current version.
+	// CurrentVersion The number of the current version (0 once destroyed).
 	CurrentVersion int   `json:"currentVersion"`
 	Id             KeyId `json:"id"`
 
@@ -258,9 +304,15 @@ type Key struct {
 	// in their namespace. `env`, `file` and `aws_secrets_manager` read the server's own
 	// environment, files or network, so creating one also requires `keys:create` on `root`
 	// (an operator); anyone else gets 403 naming `source.kind`.
-	Source    KeySource `json:"source"`
+	Source KeySource `json:"source"`
+
+	// State `destroyed` keys have been crypto-shredded: none of their versions opens anything.
+	State     KeyState  `json:"state"`
 	UpdatedAt time.Time `json:"updatedAt"`
 }
+
+// KeyState `destroyed` keys have been crypto-shredded: none of their versions opens anything.
+type KeyState string
 
 // KeyAssign defines model for KeyAssign.
 type KeyAssign struct {
@@ -299,6 +351,26 @@ type KeyCreate struct {
 	// environment, files or network, so creating one also requires `keys:create` on `root`
 	// (an operator); anyone else gets 403 naming `source.kind`.
 	Source KeySource `json:"source"`
+}
+
+// KeyDestroy defines model for KeyDestroy.
+type KeyDestroy struct {
+	// Confirm Must equal the key id.
+	Confirm string `json:"confirm"`
+
+	// DryRun Only report; destroy nothing.
+	DryRun *bool `json:"dryRun,omitempty"`
+}
+
+// KeyDestroyReport defines model for KeyDestroyReport.
+type KeyDestroyReport struct {
+	// Destroyed False for a dry run.
+	Destroyed bool `json:"destroyed"`
+	Key       Key  `json:"key"`
+
+	// Unreadable Stored values sealed with the key's versions, per column, namespace and key version.
+	Unreadable      []EncryptionStatusRow `json:"unreadable"`
+	UnreadableTotal int64                 `json:"unreadableTotal"`
 }
 
 // KeyId defines model for KeyId.
@@ -433,6 +505,43 @@ type Problem struct {
 	Type string `json:"type"`
 }
 
+// ReencryptionJob defines model for ReencryptionJob.
+type ReencryptionJob struct {
+	Column    *string   `json:"column,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Error Why a failed job stopped.
+	Error      *string    `json:"error,omitempty"`
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+
+	// Id `rej_…`
+	Id string `json:"id"`
+
+	// Reason What started the job.
+	Reason string `json:"reason"`
+
+	// Rewritten Values re-sealed under their namespace's current key so far.
+	Rewritten int64 `json:"rewritten"`
+
+	// Scanned Values read so far.
+	Scanned   int64                `json:"scanned"`
+	StartedAt *time.Time           `json:"startedAt,omitempty"`
+	State     ReencryptionJobState `json:"state"`
+
+	// Table The column being walked (running jobs).
+	Table *string `json:"table,omitempty"`
+
+	// Total Values stored when the job started (an estimate of its length).
+	Total int64 `json:"total"`
+
+	// Unreadable Values that could not be opened (destroyed or retired keys, tampering) and were left as they are.
+	Unreadable int64     `json:"unreadable"`
+	UpdatedAt  time.Time `json:"updatedAt"`
+}
+
+// ReencryptionJobState defines model for ReencryptionJob.State.
+type ReencryptionJobState string
+
 // Resource defines model for Resource.
 type Resource string
 
@@ -525,6 +634,9 @@ type CreateKeyJSONRequestBody = KeyCreate
 // UpdateKeyJSONRequestBody defines body for UpdateKey for application/json ContentType.
 type UpdateKeyJSONRequestBody = KeyUpdate
 
+// DestroyKeyJSONRequestBody defines body for DestroyKey for application/json ContentType.
+type DestroyKeyJSONRequestBody = KeyDestroy
+
 // RotateKeyJSONRequestBody defines body for RotateKey for application/json ContentType.
 type RotateKeyJSONRequestBody = KeyRotate
 
@@ -557,6 +669,9 @@ type ServerInterface interface {
 	// UpdateActor Replace the fields given (permissions, publicKeys, labels and annotations replace whole).
 	// (PATCH /api/v1/actors/{id})
 	UpdateActor(w http.ResponseWriter, r *http.Request, id ActorId)
+	// StartReencryption Start re-encrypting every stored value under its namespace's current key (permission keys:rotate on root).
+	// (POST /api/v1/encryption/_reencrypt)
+	StartReencryption(w http.ResponseWriter, r *http.Request)
 	// GetEncryptionStatus Stored encrypted values per column, namespace and key version, in the namespaces whose keys the caller may get.
 	// (GET /api/v1/encryption/status)
 	GetEncryptionStatus(w http.ResponseWriter, r *http.Request, params GetEncryptionStatusParams)
@@ -575,6 +690,9 @@ type ServerInterface interface {
 	// UpdateKey Replace the labels and/or annotations given.
 	// (PATCH /api/v1/keys/{id})
 	UpdateKey(w http.ResponseWriter, r *http.Request, id KeyIdParam)
+	// DestroyKey Crypto-shred a key (permission keys:delete); with dryRun, only report what would become unreadable.
+	// (POST /api/v1/keys/{id}/_destroy)
+	DestroyKey(w http.ResponseWriter, r *http.Request, id KeyIdParam)
 	// RotateKey Add a new current version (generated and inline keys; external sources rotate at the source and answer 409).
 	// (POST /api/v1/keys/{id}/_rotate)
 	RotateKey(w http.ResponseWriter, r *http.Request, id KeyIdParam)
@@ -795,6 +913,20 @@ func (siw *ServerInterfaceWrapper) UpdateActor(w http.ResponseWriter, r *http.Re
 	handler.ServeHTTP(w, r)
 }
 
+// StartReencryption operation middleware
+func (siw *ServerInterfaceWrapper) StartReencryption(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.StartReencryption(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetEncryptionStatus operation middleware
 func (siw *ServerInterfaceWrapper) GetEncryptionStatus(w http.ResponseWriter, r *http.Request) {
 
@@ -983,6 +1115,32 @@ func (siw *ServerInterfaceWrapper) UpdateKey(w http.ResponseWriter, r *http.Requ
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.UpdateKey(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DestroyKey operation middleware
+func (siw *ServerInterfaceWrapper) DestroyKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id KeyIdParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DestroyKey(w, r, id)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1597,6 +1755,10 @@ func HandlerWithOptions(si ServerInterface, options GorillaServerOptions) http.H
 
 	r.HandleFunc(options.BaseURL+"/api/v1/keys/{id}/_rotate", wrapper.RotateKey).Methods(http.MethodPost)
 
+	r.HandleFunc(options.BaseURL+"/api/v1/keys/{id}/_destroy", wrapper.DestroyKey).Methods(http.MethodPost)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/encryption/_reencrypt", wrapper.StartReencryption).Methods(http.MethodPost)
+
 	r.HandleFunc(options.BaseURL+"/api/v1/namespaces/{path}/key", wrapper.UnassignNamespaceKey).Methods(http.MethodDelete)
 
 	r.HandleFunc(options.BaseURL+"/api/v1/namespaces/{path}/key", wrapper.GetNamespaceKey).Methods(http.MethodGet)
@@ -1789,6 +1951,44 @@ type UpdateActordefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response UpdateActordefaultApplicationProblemPlusJSONResponse) VisitUpdateActorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartReencryptionRequestObject struct {
+}
+
+type StartReencryptionResponseObject interface {
+	VisitStartReencryptionResponse(w http.ResponseWriter) error
+}
+
+type StartReencryption202JSONResponse ReencryptionJob
+
+func (response StartReencryption202JSONResponse) VisitStartReencryptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartReencryptiondefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response StartReencryptiondefaultApplicationProblemPlusJSONResponse) VisitStartReencryptionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -2018,6 +2218,46 @@ type UpdateKeydefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response UpdateKeydefaultApplicationProblemPlusJSONResponse) VisitUpdateKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DestroyKeyRequestObject struct {
+	Id   KeyIdParam `json:"id"`
+	Body *DestroyKeyJSONRequestBody
+}
+
+type DestroyKeyResponseObject interface {
+	VisitDestroyKeyResponse(w http.ResponseWriter) error
+}
+
+type DestroyKey200JSONResponse KeyDestroyReport
+
+func (response DestroyKey200JSONResponse) VisitDestroyKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DestroyKeydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DestroyKeydefaultApplicationProblemPlusJSONResponse) VisitDestroyKeyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -2620,6 +2860,9 @@ type StrictServerInterface interface {
 	// UpdateActor Replace the fields given (permissions, publicKeys, labels and annotations replace whole).
 	// (PATCH /api/v1/actors/{id})
 	UpdateActor(ctx context.Context, request UpdateActorRequestObject) (UpdateActorResponseObject, error)
+	// StartReencryption Start re-encrypting every stored value under its namespace's current key (permission keys:rotate on root).
+	// (POST /api/v1/encryption/_reencrypt)
+	StartReencryption(ctx context.Context, request StartReencryptionRequestObject) (StartReencryptionResponseObject, error)
 	// GetEncryptionStatus Stored encrypted values per column, namespace and key version, in the namespaces whose keys the caller may get.
 	// (GET /api/v1/encryption/status)
 	GetEncryptionStatus(ctx context.Context, request GetEncryptionStatusRequestObject) (GetEncryptionStatusResponseObject, error)
@@ -2638,6 +2881,9 @@ type StrictServerInterface interface {
 	// UpdateKey Replace the labels and/or annotations given.
 	// (PATCH /api/v1/keys/{id})
 	UpdateKey(ctx context.Context, request UpdateKeyRequestObject) (UpdateKeyResponseObject, error)
+	// DestroyKey Crypto-shred a key (permission keys:delete); with dryRun, only report what would become unreadable.
+	// (POST /api/v1/keys/{id}/_destroy)
+	DestroyKey(ctx context.Context, request DestroyKeyRequestObject) (DestroyKeyResponseObject, error)
 	// RotateKey Add a new current version (generated and inline keys; external sources rotate at the source and answer 409).
 	// (POST /api/v1/keys/{id}/_rotate)
 	RotateKey(ctx context.Context, request RotateKeyRequestObject) (RotateKeyResponseObject, error)
@@ -2866,6 +3112,30 @@ func (sh *strictHandler) UpdateActor(w http.ResponseWriter, r *http.Request, id 
 	}
 }
 
+// StartReencryption operation middleware
+func (sh *strictHandler) StartReencryption(w http.ResponseWriter, r *http.Request) {
+	var request StartReencryptionRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.StartReencryption(ctx, request.(StartReencryptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "StartReencryption")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(StartReencryptionResponseObject); ok {
+		if err := validResponse.VisitStartReencryptionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetEncryptionStatus operation middleware
 func (sh *strictHandler) GetEncryptionStatus(w http.ResponseWriter, r *http.Request, params GetEncryptionStatusParams) {
 	var request GetEncryptionStatusRequestObject
@@ -3027,6 +3297,39 @@ func (sh *strictHandler) UpdateKey(w http.ResponseWriter, r *http.Request, id Ke
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(UpdateKeyResponseObject); ok {
 		if err := validResponse.VisitUpdateKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DestroyKey operation middleware
+func (sh *strictHandler) DestroyKey(w http.ResponseWriter, r *http.Request, id KeyIdParam) {
+	var request DestroyKeyRequestObject
+
+	request.Id = id
+
+	var body DestroyKeyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DestroyKey(ctx, request.(DestroyKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DestroyKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DestroyKeyResponseObject); ok {
+		if err := validResponse.VisitDestroyKeyResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -3467,89 +3770,108 @@ func (sh *strictHandler) Whoami(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7FzvcttGkn+VXuxWmcxCFG3Lvo1UW3WM42S9chyV5cRVZ+qEIdAkJwRmkJmBJEalqvt0Vfv1nuHuHixP",
-	"ctUz+EuCfyRRcm4rXyQSHMz09N9f9zRw7YUySaVAYbR3eO2lTLEEDSr77VWmtFT0KUIdKp4aLoV36H2Y",
-	"IgQCr4wbEIAcg5kipAovuMw0pGyCPc/3OI3+OUM193xPsAS9Qy90k/qeDqeYMJo9YVdvUUzM1Dt82n92",
-	"4HtmntJQbRQXE+/mxveOcf4mOiHq6AY7b8rMtJqWR57vKfw54woj79CoDOtL/Enh2Dv0/rhf7Xff/ar3",
-	"7dx2lbdshPEpxhiatn0fZyNUAg3qPW3mMUJM40HnNxxCwP46Cnz6l///Q/4fuIDOlT/vum9CmsYF+vMH",
-	"+hvKJGF7GkkOBiPosDiGJNMGpjKOuqt4GjfoXsHag/6XL9tY+5Yn3Cxv9oRNEDT/BaET4ZhlsYEX/dUU",
-	"2EkWVuZJlniHL/p930u4cN+eliRwYXCCytLwjiWoUxbiCTPTUsxNgsoxQJL3YSwV4BVL0hghUFKankHB",
-	"hNE9FiYYlJQ29ST/djdNaZDp3RDlCnUqhUZrMCdKjmK0tIdSGBSWryxNYx4y2sZ+6kb8+SdNe7rect1i",
-	"XrtikysDAe+/eQVfHrz4F8gn71mW5vfS1INCnVMlU1SGO2qZENJYsvQmAga1oTe+Fyok9RzY7Y2lSpjx",
-	"Dr2IGdwzPEFvSc18D68MKsHiN9GmtV5XI298sutNtNHu3GBrBxs389aNuil04nqZWlEI+pYa4XspqoRr",
-	"XTCVG0w2EnRS3kMz5MQwpdjczpiNYh4e41wv28R7nHBtUGEEbhjMcK6BaZjwCxTQ+T5FcXr6NwhYZqZS",
-	"8V8wOqchAcRcoAap4OT1d10fLrmZgs6UkpmIuJjA5ZSb3N6M4kmCkbWoYj9LLFskO0uj2+nITd0qPzmH",
-	"XsmhoUG55JrcbnCq1AW/oeZ11a2TeFZSI0c/YWhoA1avXtnh1lqiiNMkLD6pWdGYxRr9nRnWXa3kropf",
-	"Cw/PXrzwf1uGkLCrN+6up32KIesNo1ygjiZePv/LgQ0+5ZWWPTbWWVxmQStXKORK/XGCrJH08sCnGER3",
-	"eofev7PQnH8a7P0b2/ulv/fl2Z//1OY77UxvuTbLPrzc9Vb8dYGgxVgrMNdi24uGaVdaueMfrFE9msU8",
-	"mOb/8+jvspya3G6XU4uLb8aebxTiHjl2qEkPOhVIplgEKotRH8EFizPUkKVgJDx78RKO+VcEio00LLao",
-	"conK1yJUc7vYqWEm0/dV/sX53svLZVPYWtfbZlsiMJRxlohWXoYyE83QyIV5eeAtw2Pfm+H8R1SkVs6d",
-	"LGdjxOkLNwQ0spgCOGVkju1HgElq5hYx54IwU2aAKaRUhK7xCFBcYCxT1D1vUyBYDv5sFONm1+GG+QVf",
-	"mvG9scuCQa2sbwTJZWaELI5R7YVTqVEAjyg9ZQIYeScfMsF/ztDiHS6AGw0lEbTxRb/QtL2a5668du/8",
-	"X/98+Ne9Fc77G45x9FqpNgQ+pt/aNyHHY3RAzA4iSMcgkoayQsphoBM419djaUr5Y81ffeqf9S5QjXTQ",
-	"JYBXJvV2p63STVBrNtlCgo7i6oY2+Rzj/DMnG2GmFAqTq1M7g0WWjFAVpYv8jsKIeq12uDkXyUsJv4lM",
-	"RMtMbb7tGOenbuBDYPYcpuekLAlmByj9GOcDrflE3BJxzKyktq4M1Xfpbl1LTJKn/s01cTzG0PALPC4W",
-	"b/fkpJAlFyHTqKFDjkpeCrJn+zMyhdoAEyFqI9UT3T0CkcUxJMiEtmMmsRyxGJSUhqYlnaYRzlW7sseS",
-	"us3WU8bs7jCiKG6mvOY7yZNiPD4CNtJkSJdTFCCkQOBbBJTbFF3WAPImf1dI6JFTutt6goQZVJzFW+jm",
-	"d8XQdlz78vlG6PiI3mWN3JpeYoXYNmVSM5xvzqSOcb6LPIoi3INlUXXBLhniV0zjywPoaMNExBShtlAS",
-	"TOhSJMMrFpp4Ds+fwWhOCFyOrdkWOtWDd3iBChSaTAlX0dlQfPe9S8UNfi/iuXMajsL3pOK3NaI7qfZN",
-	"O4tOS/1bS0CTex+nqND6xjpXIJQJahgrmfQgmKBAW3wPgIkIAi5iLjBwhTWBGIEU8RwC+n7o4lQwFJTK",
-	"TJGrGpiEAMUFIbMxjzGfjF3qc42hQqPPEybYBFUACllkidKoLlA9sY5+KFBccCVtKPGB5rDVOoHmUqqZ",
-	"D1qCXZ0gIrlZFmsJuYbpJnkghauQB0PRYQKIS8xI1T0CJuZ0M8YaYYJGw0H/Oe2BZg2cQfZmXERBb0jh",
-	"eiGGchFt7QGOaTBlvYRG75N3uukqVKsPKXWB4IKp4MgyCgJCyMERtLAbAnfhnEckG4UTLgV9QhGlkgtD",
-	"n3MUeK4NmyBd+ElLcT7DedCDd8QvyqRKRbGidWrSksguggdiw9k6nT7OuYoiS+iOch17oEGrUKgTF57v",
-	"0WYJOy1vs7ZEachXezTl3gVTVklp7nLRb2uLlBffFKuVV17bZcuv37j1y++Dj6enjo7vCjLczn7TRaEV",
-	"HqaWPSxk9bdPSPgWeTuPoBPMLs5//Y//DbouQadUHqMiZ1+ZvblUpmY6tZxFF356g5Hmuz21w9txvVul",
-	"mLIO0s/WcnBHEbeQx91rNovbrBlZnphYF+cOse0hobGTbm1L9dlflTMu/HBSLbDwy/tiveIo+j5usv2w",
-	"WkOHdC74lCoc86v9MyI/8K1uwa//+G94+RzCKVMsJM/qO9Vb/qG9YveujiY/Y/p/W8htz4RvC4Dvmyvn",
-	"B9H3ToBLwn7jec0dmNzGsbUs2IWnqZR4I8JfaJhQWGW+iVSUEmOiYSzjWF72NhdPVvqtJluWFv5amlrL",
-	"iC0OasOURYbM5MjvCDROCEtqwr3hFIJPLlM6Pys+7J19ESyVQDfnkCV1/++CfO245nZEN9LmpX4Mm4XV",
-	"KiOuXUUqB0t7X3wRWPxoO6ZIWAQfKS2bmymJbISxvARulkTxcqMoFDrI/iZq6RX4SHqZOiX1XRJjpqgR",
-	"iruAR7pxxr++Fr6xA6CYd3vbe5/fYesgXBSnWstT2+r21tP+iGq0Yco11YlqG8W6bTZaa/1p6kqEhvG4",
-	"NWCjUlJtv43aSUILt7nQhokV5zO0N9TG1VCWftXl+doyfjTcxLim4WNJ/+GH929A4RgVihCLXNK1B1oW",
-	"Ad0InYCNZGYORzETs8A5TZsDW1pAs7kGboDFjdPBVedK9GtBa7mfNjGVGlbDfl/Ui9Y2FIeG5GKroTYY",
-	"SyGwuJZ/yeN0ztjzWE70Mk688T2rewuLTZDCekzBqoj0ZZj3CMfFaD+kSiay+HQ1p+Vkjr15kqLSUtC3",
-	"tmU/TuUgedOCw4pWsK3aBBbOwJfzl7LiCrWh7kyFa8iZAx0SrF35iSaoqZS8xAhGrtJt5AzFEw1hzHjS",
-	"bTiguzZNLagHy9si69s5a0vUNYaZ4mZ+Sms4ho2QKVSDzAVe9+2bAu39/eOHoueRZnK/Vto6NSZ1PXtc",
-	"jGWLrWRmekKShRliqolpKtpLmTJzCBVGKAxnsQZ0Z815pYFlEbcHqbYGVGsu1PbkcyiKvhQYnLzR9qBT",
-	"Zq6B1CKC2tQ9+EByCqUwBOyBu4ODPByQGFVmpkW0GgpXoIJO4D7sk5+glfZppyzlQddSSHN8K+H062Ma",
-	"Gs32g25vKIbij38E2jKt7Simi68p8kGwz1K+f/E0KJUmZEpx1BAM8s41e8chfGWZDMOs338e/v3jB/sB",
-	"gx4M8iNe0HySn4BY1bIcGAoGqeIXzLik+3IqNRY9c1MWj8Hqa9lNJ503chN2XkfPXrx4+iX8+p//BcHr",
-	"6OvTQeDD61dfnw7gZO/Zi5f0w1AEr0+fvXgZ+PD+dAC//uN/4Fn/4C/unvf2l/3gxP7v9uAVKbs+hEBn",
-	"o6Dgu1vN1gFYaPJCgFRDEbjdlk7K7XnfXa3akHJWHEHAsihwCKQsLPLQOt0o4bbcRdLyIXAcCLpHEOBV",
-	"SpQMRWE6TtsMJFKbZn0y7+2FmI+Rkp2qRfgpTLvAxgYVBJyZADpSgZCX3aOhCGY8CqAzRRah6habnuH8",
-	"iYaiT/H0bwPi55iLCapUcWEsFQmbwwhBJtwYjKysZerA2lDUj74D50agw4D8K+lw5SjAmbru5j6oxvUn",
-	"GrSRto+ymmwo7DEXcgVW07Xz+z0Y5JpFOjq3pdKfDLdi1FxMYtzLNB4CA4VpzOZOtcaZxggyYXjsjMlN",
-	"gVcpV6h74OxgzHicUeqggcFB/2kZNIs+48KQTupkDsWgRjfdHFyXyuKXAI/yeQIw1ZU3kb4JehCUg+0m",
-	"WIFhCZ4ORcd1VzPXTcBAZyOjkLTJXSdE68PllIdT4CKMs4jMNr8nPxfsEtNqJAoCvKRqLJyiBpkZzSN7",
-	"iFjKQ16KGojOF7XbL4I42U8VuK1W2yhNn2yTqw9BFbtr36ym2OpvFb0DB9G/COwSFLZp+gnagjDpkr3f",
-	"FdR9CFy0pk8uXDtMb2F8yV0f0jjTTtrFtT2dYsjHPHSigCAP8gF0KlK7vr1+Na+uEsl02SGAwJZxtHW3",
-	"QxHU0EAAHVbMUdtPUJO4FVY9F7DN+84YaiKyui8X8oN8dvtxbF1TyfJmwmN/boinW3PRZM82A5koJkwD",
-	"PHAXqvRQOM3JJc7y4FUSY8pOHzubkAY0IjChL1FpOOgf+OV5GNPAxzRzxCM7Eq+4NhQ/KVqSzyeoGknU",
-	"9tcY2QxYqKTWkD9TcAQM7EFY27oJmyFFjBp13AxFyMQCSc8L67UoXlfh7+Dqyvq5F1dXMJLRPLfCxc5+",
-	"iGSYURJPnnzFUwXky6142VC41iGay4D1zz4ELun4dNazPxZRght3wJPD/Ro0GZy8cYmPy5O9fu9pr0+Q",
-	"S6YoWMq9Q+95r9977rkSjwVNeTDfz4H04bWFvIfXnjt5yhvZvLdcm0GBq+uPHn1aRErfk6642SDiCq1U",
-	"7ZkbX+jfans4pZ7N3e1BD799eEXzfvPRoW1usE/MbDEwrzfdnC08bPKs31/zoMntHjCpOozbHjGxz3PZ",
-	"LjorAXIskUVJoznwqOdqz1a/Vq1TEl57lMX3dJYkTM1zTaiCsV40MnK/NgtkE10Cem3r5KnULZrlaqGD",
-	"HPfnbv4rGc13y7G85HrTTDjyU/IFYT3d7dJtgnLk3EMgS/y98Rdsef+aRzcuk7FJ6hLnv7bXK843eHDQ",
-	"Ury043dJs9/ubL5Fs4Kq/sNL5kOh2jvd54LL3O1TkeVjVeR4UmbC6TJPXcX3wc0sLyxvZWaPIExHzk78",
-	"3ntKEHIwY+Nx+eBWDRL5UD0p4BfHeDY3q/Xdq3ymy6mMsdvqLGvGjGX3+n5V/FtlNkuN+NsE6/zMuigF",
-	"PUKMfsj4uMSCFTZum9b1LjTj1GWjVeknZ2iKClz7fB1xkzbUegl8h41qXaQ6r3jYLqaF6DrBRnC1Rc+G",
-	"tszyR1RWgrj8kbvNWmGX/x3A7V5Bi8bGtfBtZh3Iw4G3yqu06tkiissVbT2GO8b5A4WWqhX4kfGb7R59",
-	"APRWScRNZes4DZG4p3wp1x9zpZtPO6y1/i1hXyGsBwd91VbdVMBce7qI7O7yfemjsu5mN37Q/xIupzym",
-	"9NxmxUU3u1SgDY9j23BVVgKdx23V2FWhspUB/YfWnLyT7P7YsrLIpiff4OBqL+fYCBYf1J4/D1BcIZUH",
-	"gokV/tuXqgEBLXLc0pb3z1XZwX0/Ybf6btce/qCyzjvQb5bfwrFjX132HbYbnsDL5afH7i/yQRQBa5sc",
-	"Om2NxzbgHkF59JcXyMFJGZipH+y53EFfoiKX2N1WZQqvugkK/liMe1ibq3eXrpBNQfEuBFKfz9bCiOU+",
-	"SQi1cfG0Hdzc3brWSmH/2jXkrg3LrqO0psSPIpJV4sj7aXdpJm6DwKp3T5WPQUuK8kJCLMUEFcgUBbnN",
-	"vMuqc4FqVB6ndI8sOCjashZNTqocN+RJGFNYAwwFvOC7VgC/taZT9mGvruusfdtSXa1qbS/rjPpdvTtm",
-	"c5ZHLHRJHoRTHkcKxXIhwJ4SrXxJWH7b9+PfM75N+92c91VSbmR/TgA7zP9q1YYNqV9N7zYlgO8arXi7",
-	"hxKL/dOPnAzW2o0fJSWsP1gsIlTusJ9r2y2cMnJ7KwXV6jj2r0mPtkgOm4L8HCliSfS6vHDKdM1rqap5",
-	"Yo3+rkoH12y5/zga9KFulvdPEBft9lahreUlfxvTxUez/s+TOq6V3edPILe2/vJ0sGpG2/aU8Kv56/qL",
-	"3X6DJ4brKfxnOT28g/G241NsMusuZ4/1l9ttd/y4JKPfjyLvfeK/bOUz92afVVb9g3AV1VJXtq0HFzfu",
-	"ytkl8qJ6zL/+zpIGBuAWtQr3gpX6S1Xoriy1leQiSdm6Arx+7zvNtmuvmlnlNMoRu6qArGFo2fpNY7ip",
-	"ng2I55bFO0iOVyGIrEUWg3ZVfJBaZP4GosevOz+2CnzHZgs5hC7OXuQYau8oyl+5lr+dCDoCMdJl12zR",
-	"Xt/UHdtsW/w0w/mGwuTlVLKEr6xbfHQ/PyD/82dsVrUC2Ox3V3ZHs9kGWNs+W5xztT5+U+catw96mDlx",
-	"rvZ8i7W1+pMtn87Ijlx/v7PETMXeobdv7Suf7XrpOF5bDJBfzUNI7Uq5eu2alePN2c3/BQAA//8=",
+	"7D3bbhtHlr9yhjNAyEyLkm3ZO5EwwCqJk/E4yQiWJwbW9LqL3YdkWc2qTlW1JI4hYJ8WmNf9ht39sHzJ",
+	"4pyqvpHNi2zKyQ7mJab6UnXq3K+d971Ez3OtUDnbO3nfy4URc3Ro+K+vCmO1oV8p2sTI3Emteie9lzOE",
+	"WOGN8w/EoCfgZgi5wSupCwu5mOKwF/UkPf1TgWbRi3pKzLF30kv8olHPJjOcC1p9Lm6+QzV1s97Jg6OH",
+	"x1HPLXJ61Doj1bR3exv1nuPiWXpO0NELvG4u3KxeVqa9qGfwp0IaTHsnzhTY3OJ3Bie9k95vD+vzHvq7",
+	"9pDX5l2+E2PMLjDDxHWd+3kxRqPQoT2wbpEhZPQ82PDCCcTij+M4on/Cv78J/4JU0L+JFgP/l9KudYH+",
+	"8xv6b6Lnc3FgkejgMIW+yDKYF9bBTGfpYB1Osxbca1B7fPTFky7Ufifn0q0e9lxMEaz8G0I/xYkoMgeP",
+	"j9ZDwIss7Sznxbx38vjoKOrNpfJ/PahAkMrhFA3D8IOYo81FgufCzSoytwGqngGifAQTbQBvxDzPEGKj",
+	"tRs6VEI5OxTJHOMK0jafhL8+jFNaYPZuCXKDNtfKIgvMudHjDBn2RCuHivEq8jyTiaBjHOb+id+/s3Sm",
+	"9zvuW67LO7axcqbgxTdfwRfHj/8FwuJDRml4l5Y+K9k5NzpH46SHViilHYNltwFw1nj0NuolBok9z/h4",
+	"E23mwvVOeqlweODkHHsrbBb18MahUSJ7lm7b62n95G1Ecr0NNjqdf5jlYOthvvNP3ZY88X4VWlUS+o4c",
+	"EfVyNHNpbYlU6XC+FaDz6h1aIQAjjBELXrEYZzJ5jgu7KhMvcCqtQ4Mp+MfgEhcWhIWpvEIF/b/kqC4u",
+	"/gSxKNxMG/k3TN/SIzFkUqEFbeD86feDCK6lm4EtjNGFSqWawvVMuiBvzsj5HFOWqPI8KyhbBrvI07vx",
+	"yG1TKl97hV7TocVBgXJtbLcwVfFC1GLzJus2QXxTQaPH7zBxdADmq6/4cZaWNJW0iMjOG1I0EZnFaG+C",
+	"9aFS8qGM3zAPDx8/jn5dgjAXN8/8Ww+OyIZsFoxqg6Y38eTRH47Z+FRXOs7Y2md5myWuXMOQa/nHE7IB",
+	"0pPjiGwQvdk76f27SNzb12cH/yYO/nZ08MWb3/+uS3fySt9J61Z1eHXqnfDrDUGHsNbOXIdsLwsm77T2",
+	"xH9lofpkEnNvnP+Pw7+rdGpju5tOHSq+bXu+MYgHpNihQT3o104y2SIwRYb2FK5EVqCFIgen4eHjJ/Bc",
+	"fklOsdNOZOxVrkD5VCVmwZtdOOEK+7HMv7zeC33dJQoGsXpw25IvGs/+WY/vICpdwKycL9FZMVedpEh0",
+	"odqWVSr35Li36l1HvUtc/IiGuNJro9Vgjgh15R8BiyIj+08BnafaKeA8dwt2uAMd3Uw4EAYpkqFrMgVU",
+	"V5jpHO2wt82OrPoOYpzhds3jH4tKvLTdg9YpSwR1or5lY1eRkYgsQ3OQzLRFBTKl6FYoEKTcIiiU/KlA",
+	"dpekAuksVEDQwZfVSlt0G4q/VvrDt//6+5M/HqzR/d9IzNKnxnQ58BO6130IPZmg9+P4IfIIBaTaUVBJ",
+	"IRD0Y685hyLPKfxsqLvXR2+GV2jGNh6Qf1jlBPikndSdo7ViugMFPcT1C130eY6LXzhWSQpjULnATt0I",
+	"VsV8jKbMfIQ3KiHqH4FWCUKK1hm9wLSp4hqiuT26CcmJX0VsY3Vhtr/2HBcX/kF6xQVnoI3BuEJM7COW",
+	"mbhCGCMqYL2oD+zMYJpiegJKKwx4lqbEsAWdo7Ig1IIEcUroRVXMiclE4uQVEbbapMFnAQ9R7+aAnj+4",
+	"EoYRQi8S5ATvWblAeeHreqH7iGxCMBPQu8J/JRb3ENM8x8WZtXKq7uifXTIX7pxHa57Wv7oRmHlIlLT3",
+	"xMkEmRDPy827DRfJX4VNKCxa6JNe1teK1BffRmHQOhAqQeu0+cwOTkEVWQZzFMryM9NMj0UGRmtHyxJD",
+	"0RPeMvkk0YooXW6GTPDpMCWfx81kw1SQ4cBscgpibElvXM9QeUaXO9jPu6SoNoQvbfyuodAnDoDvquXm",
+	"wqGRItuBN78vH+2OAp482upof0LNuYFubW2xhmxBY92RbolWE2k6cq/fF9YB/lSIjGWFmFumnYyamsWL",
+	"osNm/kVlCzCYa+NOS7NI3mOpvMNCY60zFGoFASVkm4/7gtdfVSW1IViB6xvCA7u2AlJD8YrqAodlfQf6",
+	"ceZLGRRp6dK2t7tw2mBautHka2Pqc28Br5/ZysRFkKMB7+xGDd0hVNr02FtpuT0EQDX4Lyk42ynIWNX5",
+	"LfPbwsnqDmuIui13comL7bmT57jYR+YkkPZ+8iZN5bTCMV8Ki0+OoW+dUKkwFGglmjz7ATlFeCMSly3g",
+	"0UMYLyjm1hPmjVIvDuEHvEIDBl1hlM/hbim3Rb1rIx2SwHrD5yF8od3dDcEHqefbbhRdVDp0IwBt7L2a",
+	"ocFKZ5XgQKLnaGFi9HwI8RQVcrktZtGKpcqkwuCYKsQUNCmvmP4+8b5WPFJSBY+0jv8gRnVFwdREZhgW",
+	"E9f2rcXEoLNv50KJKZoYiP0ZKIvmCs1n7KyMFKoraTS7QxHQGpyfV+iutbmMwGrg3SmqI1dBZFZD4DDb",
+	"Bg+08jWxeKT6QpGzbITTZnBKHjO9jKT2pugsHB89ojPQqrE3KsNLqdJ4OCLXc8kPlCrd2Yo9p4dvI19U",
+	"/phMk1+uDkTtCaC6gvhKmPiUEQUxBbXxKXSgG2J/4a1MiTYGp1Ir+oUqzbVUjn4HXfrWOjFFuvDOavX2",
+	"EhfxEH4gfJGFqBiFSevZpCN1tawMCQ1vNvH084DVMoCp9uESJu3C0c1VL+rRYcn/Xz3mHWIc3vTbxibV",
+	"xWflbtWVp7xt9ec3fv/q77NXFxceju9LMPzJftVp4DUaphHwL/lFd88hyB1SbTKFfnx59fbn//jfeOBz",
+	"asEjCP7B2oSLzz40RKeRU6hC7i1CGk7LAe6aGNXvUsefNR7ebMTgnixuSY/bLUWZjZa1dcyGkIUgm1Wc",
+	"b1vhtgDHi35Q7qC501fV6ks3zuvNlu68qPZeutHOPnxXcfoHatPuLhYLfWLN+HVucCJvDt/QyWLvdsLP",
+	"f/9vePIIkpkwIiEFHHkOXb3Rncr/oRk4/YKJvbtGl9wsctdY72PTQ6FD5aNzPRVgv/IQ/gOQ3IWxjSjY",
+	"h0KqmXhrILDUSWWwTvLMtUHg/WCis0xfD7fnC9eqtzZaVjb+WrtGLxmn/a0Thh1I4YKDeAoWp+RyWnKP",
+	"kxnEr31A9fZN+ePgzefxSnFje7qkgu7/nS/QqOPeDehWhmilUYuDtUYg7/vYtPHe6/Dzz2N2M7mVkohF",
+	"XiZFbz7FDWPM9DVIt0KKJ1tJYdB79s/SjiaiV8SXuWfSyMc6boYWoXwLZGpbWYbNVa6trUHlurvL3ovw",
+	"Bqf8pCrL3atLc91q52V/RDPesuSGRFx9jHLfLhlt9AQuJ6WckFmnwUZjtNn9GI0aYQe2pbJOqDWVVzob",
+	"WudTLSt3bVV4X3UznXQZbugEW+F/+OuLZ2BwggZVgmXI6fuGGUVAL0I/FmNduJNxJtRl7JUmh8oMC1ix",
+	"sCAdiKzVNrCuYkx3S1ir83SRabmUf6di/Ae0Q5YV3WVRXICAiZAUBLzTY7BO5zl2p1onUkk7+/iwJDb4",
+	"jmOQXqfmELarBvqKoxWyJuhTGe/0eNi9wLWRzmHHGj/6KMfgQQh7CpWiWU6rfGar8ip5qFbDRBjaaofW",
+	"B5sIpbrSvtXWIr3jiv7Id8G5XQ49cl+aJxVSKOV/pZrjbk/6HWOOJZ49r5ZduvGi2mXpxtd+06Wr3wQY",
+	"mo0ZHW0SLA8wRm4WFdklptAP5yFmsINOdnBlTrmTHtanxyuh9yLgmawvFKB1ci4c14Ols5Cx1RnsSLtN",
+	"ifkfG40tiS6ylFtbxsh1Ztq9CgjJYIc4kVOEETgxz9FwSpZM9jUahAwnDgSXFhcgDO4K4j5qy2W4HmS3",
+	"FoOmNC7l5D1d7hJfVDa5wdmfNyvbHLwkjiwZl084fNFKYXkt/BEim2CK3mZ6alcF4DbqsbVe2myKBGhG",
+	"7n0JewU4R/EZ8o/c6Lkuf90saDsdsCSJeFYr+qtr21czfTZ/1hG5ll31O3VcLrUTrspTVY6FxqO+70Fa",
+	"CMiBPkkF7/yZpeDcGH2NKYx9GdzpS1SkLzMh54OdC0Ob+s+X+EuECZPmcd50ZUAtJoWRbnFBe3iEjVEY",
+	"NGeFD1X8X9+ULP7nVy/L8REuvPHdmt1nzuV+/EGqie7wLgo3OyfKwiViTmInTXqQC+MWkBhMUTkpMgtB",
+	"0YUUrihSySqOk+uNOQ3LXWAjVbb4wtn5M8t1Ol34WRyOoRpLD+El0SnRyhny8qXvKggONJHRFG5W+vcj",
+	"5TP/0I/9j0PSAbTTIZ1U5DL2uoTW+FbDxdfP6dH08jAeDEdqpH77W6Aj094eYrr4lGIFiA9FLg+vHsQV",
+	"0yTCGIkW4rMwBMBvnMCXjGQYFUdHj5I/v3rJPzAewllodwMrp6E9glmLMTBSAnIjr0gNk0G+nmmL5fjB",
+	"TGQTYH6tBhO0V+V+wf7T9OHjxw++gJ//878gfpp+fXEWR/D0q68vzuD84OHjJ3RjpOKnFw8fP4kjeHFx",
+	"Bj///X/g4dHxH/w7L/jOYXzO/w6G8BUxuz2B2BbjuMS7340TrCJxIcOqzUjF/rSVkvJnPvRX647ugIpT",
+	"iEWRxt4ZqSo2MmE3NZ1LriMQtSKIPQbiwSnEeJMTJCNVio7nNgdzbV278BPGpCCTEyQNX09bPYDZAMTE",
+	"oYFYChdDXxtQ+npwOlLxpUxj6M9QpGgG5aF9+bgc+bj40xnhcyLVFE1upHIMxVws2KzNyQykTGud+/B2",
+	"pJptgLFXI9AXQPqVeLhWFOBF3Q6CDmpg/bPKjDcWGynugSHHjjnder0/hLPAWcSjC65BvXOSyWilmmZ4",
+	"UFg8AQEG80wsPGtNCsvOopOZFya/BN7k0qAdgpcDcqUKg/SKgOOjB1WYUY5slYJ03gRzpM4acNPL8fuK",
+	"WaIqJLYRcMhXX3mW2tt4CHH1MB9ClFE/BfQj1feDasJ3VgqwxdgZJG7y14effx5HcD2TyQykSrIiJbEN",
+	"74SmoQEhrQGiwis0xGoimaEFXTgrU+4wquihr1Uj7RA25eOXRpzkpzbczNVspekXzwtFENe2u/EXcwqX",
+	"1WrrHfukxucxb0Fmm5afIlfaiJf4fV+pjCD21pp+eXPtsyCc+KiwG0GeFdZTu7x2YHNM5EQmnhQQByMf",
+	"Q78GdRDx9ZtFfZVApsveA4g58W1Z3Y5U3PAGYuiLco3GeeIGxZlYzewJz0F6YWiQiHlfL2VUwur8c8Kq",
+	"qUJ5O0XEt1vkGTRUNMkz52ymRijXch6kN1V2pDznBIqLYLwqYFzV9cyrkeNrEUEoe43GwvHRcVQ1GggL",
+	"knxvSKV3kfFGWkf2k6wl6Xzue9Vo+W6G4hJEYrS1EMYzT0EAdxh07TsXl0gWowGddCOVCLUE0qNSejnv",
+	"YWvzd3xzw3ru8c0NjHW6CFK4PCQJqU6KOQWV/XjdgCbpciavGCnfRk1rOWD9HEHs0zSv3wz5ZmklpPOV",
+	"85AgabgmZ+fPfKrIZxZ7R8MHwyNyuSjGELnsnfQeDY+Gj3o+Kc5OUzDmh8GRPnnPLu/J+54v6Yem/t53",
+	"0rqz0q9uTnG/7mzE8qtBKg0yVbmZQS71snfN+TbzXx82Mxt1P17DfNiewt7lBR4+3uHBkKG/fbM0t/vw",
+	"6GjDzO7dZnXrYa2uaV0ejeeJAqYAKZaUvaSx76jjN5i/1u1TAd6YCo56tpjPhVkETqiNsV0WMlK/HJiL",
+	"qa0cesvBfq5tB2f56tFZ8PuDmv9Sp4v9YiwUqW7bAUdoP1oi1oP9bt1FKA/ORxBkBb+30ZIsH76X6a2P",
+	"ZDhIXcH813y9xnwLB8cd5R5+fp8wR93K5lt0a6A6un/KvCxZe6/nXFKZ+/3ARDWhToonFy6ZreLU18ju",
+	"XcxCKW4nMfsExPTg7EXvvaAAITgzbI+rGfiGSxRBPXQZlY0PHJs1RhhNWOl6pjMcdCrLhjDXqdPDt9Xs",
+	"IGeLgjpdntg/qN/wLXyc4LRsAdhNCz5HKwNejxOwz5LMhJpSECLozkhRWMTebBqVvqfUqUzALlRCIWBK",
+	"QZDC66r3SDgfm4T8Rullh/KjD09HKoDGDcr+/Wo+As6q/ML1TGYIgrO15CFlBkW6gJDmDr2nIbf6To+9",
+	"e9Rm/wvaqJmHXtUtD/fGjqtjm51apoRfG2jktffBq3xaMDUrqGmId2yjPzyUQ1ozhkvFkAZvcy76xHMB",
+	"edBEqBbzcgZ2HevWlb6g8ZdKRJxHjIGnKm3ZnpajafWz9Uc902LvFMdu1Dspnye3pz4KcZfMslYTvKjW",
+	"0m7GpSDhhyx9aqM8ulY4GFLMWe9VZn5GqkEr5mfudCWmzoQjbtUKI9/AaX3gZGcUHzsd3KTAqOQsTdH5",
+	"LmDJcZ/WLvazRQEPNicZYsJVxxp0sfe36FbGmXfx02vEfSr3/D5d4xUUrBE8j939CBqLU531bXDu1sGK",
+	"yIdFjekyG5KdzBNLjvUU3WZpuwyD/mvjt/Dhku1cwdv/M3bbP4OWwyIbIzdf87u/uK2hP7v4bDmAC4y2",
+	"OXx7zgM59+FV1iOCnzh044mcewjcaor4pdhNapHEmyoyAxNprGvOYW2W/h0jvpJY9x7v1Uf1S3lv0ttG",
+	"V8+hnVYpdz748dEXweOTXOaqply1gdqi25YrYzs5dl1w2YmAo/vmnNCd//FhZS2RbU2+RcE1PnG4NU68",
+	"V3n+ZWLENVS5pwixDv0OtWlFfxw07ijLh2/Tes7246jdGSyGzn+frifR9IrD24RqmE1Pgg8aPpTQlF3o",
+	"dw0tjZQvebDE6tw2Yj4eioNM+yKBdNBfihHtIAKDc33FqW7b9OfrANVC3xc8Gq7TRGQZjEVy6csh9VQ+",
+	"HazIQ3WQG18nPPZ2PVJeeQyiULk0l1WhExqfkCgrfj5qWo0qaryMVIWYMfohwLoLxs94aZ2e8CZ+WLl0",
+	"9d0M5w23kQGqPa6RisOEcuw/12kwR+Gaw9LQIGbCDAdjDvG0wq6QITx+r5JeTol/elFvD2x3yD33F44x",
+	"EXOEvjbhA4V+ujyCa+7Q8iQcNEi4H7Nff4AkiN1KmO3lcHDahkrXM+5wTfA3wWxBuaN2MdXM7V6US5vB",
+	"/EDvvfJXmBm+Xf1S6p49wWpSrNusK7xe/kTPPjjlLE1DVmzl+z9dWpdZ53Q551Zm7iCoi1D19ElJe42G",
+	"HK7BrixTqrdtgeaP5XP3K+bNecA1tCkh3gdBmuv5bNMlLiKiENkZ9ta7Q6cPl66NVDh870coNzr9fu6v",
+	"wcSfhCTryFF2tu5RTPwBQdTfB6++NafJw1AaMq2maJa+6QT9KzTjqk9jcMqhRzkhsyxy2oSoJKR4hOly",
+	"BeS+GSDqLBZVk7PrC0Ybv4jdZKtGP+0mof6h2Xa7PYdEKPQpJEhmMksNqtU0I3tjaz/kHl77y+Sf+aRt",
+	"592eVaqp3MoteQLsMbvUcMi3JJYafLctvfRDaypq/67E8ijrJ041NSY/P0nCqfk5My4BcaVOWq4T5YLU",
+	"3lpCdSqOw/fERzukntqE/CUSUBXQm7JOM2EbWsvUXZkb+HddsmnDkY8+DQe9bIrlx6efluX2Tqat43/E",
+	"sDUZ9cmk/5dJTG2k3S+fntpZ+qu2o7rLfdf2oy8XT5sf3/8VtiJthvAfpS3pA4S32z/FNrI+pKmp+T8g",
+	"2K2vaYVG/+xx+uhWwlUpD98pXCfVfw1Z2opXdq02lS/uS9nN9VX9Ybbml1JbPoBkr1X5z7p2JI2ls1WQ",
+	"snN9afPZ9xptNz5wu05pVE/sKwOyAaHVTBknpV09dJgtGMV7CI7XeRBFBy3OulnxXnKR4bvHnz7V/alZ",
+	"4HtxuRRD2LKyG4pD4cvI4bv24ZvI0FeIqa3Gccq5vTbv8BRPeesSF1sSk9czLeZybd7ilb99j/gPw7vr",
+	"Go04+t2X3NFqXKrjuZyyit4519vEmuQJUrcgzDUGZ1nWmiOzr9+QHPkqnZfEwmS9k94hy1dY7f1Ks49l",
+	"HyBcDSakcaXavXGN6Xj75vb/AgAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -31,6 +31,7 @@ import (
 	"github.com/authproxy/authproxy/server/internal/namespace"
 	"github.com/authproxy/authproxy/server/internal/problem"
 	"github.com/authproxy/authproxy/server/internal/store"
+	"github.com/authproxy/authproxy/server/internal/tasks"
 )
 
 // Services the binary can run.
@@ -53,6 +54,7 @@ type App struct {
 	Namespaces *namespace.Service
 	Actors     *actor.Service
 	Keys       *keys.Service
+	Queue      *tasks.Queue
 	Verifier   *authn.Verifier
 	Registry   *prometheus.Registry
 
@@ -106,6 +108,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	}
 	a.Actors = &actor.Service{DB: db}
 	a.Keys = keys.New(db, root)
+	a.Queue = tasks.NewQueue(a.Redis, cfg.Worker.Queue)
+	a.Keys.Notify = a.Queue.Notifier(logger)
+	a.Keys.OnError = func(err error) { logger.Warn("background step failed", "error", err) }
 	a.Namespaces = &namespace.Service{DB: db, Dependents: []namespace.Dependent{actor.Dependent, keys.Dependent, keys.AssignmentDependent}}
 	a.Verifier = &authn.Verifier{
 		Actors:       a.Actors,
@@ -275,6 +280,16 @@ func (a *App) Serve(ctx context.Context, ls []Listener) error {
 	var servers []*http.Server
 	errs := make(chan error, len(ls))
 	for _, l := range ls {
+		if l.Service != Worker {
+			continue
+		}
+		w, err := a.StartWorker(ctx)
+		if err != nil {
+			return err
+		}
+		defer w.Shutdown()
+	}
+	for _, l := range ls {
 		h, err := a.Handler(l.Service)
 		if err != nil {
 			return err
@@ -311,6 +326,26 @@ func (a *App) Serve(ctx context.Context, ls []Listener) error {
 	}
 	wg.Wait()
 	return serveErr
+}
+
+// StartWorker starts processing background tasks (the worker service does this when it
+// serves); stop it with Shutdown. A root key that changed since values were sealed (the
+// source holds a previous version) starts a re-encryption onto the new one.
+func (a *App) StartWorker(ctx context.Context) (*tasks.Worker, error) {
+	w := tasks.NewWorker(a.Redis, a.Keys, tasks.WorkerConfig{
+		Queue: a.Config.Worker.Queue, Concurrency: a.Config.Worker.Concurrency,
+		KeySyncInterval: a.Config.Worker.KeySyncInterval.Duration, SweepInterval: a.Config.Worker.SweepInterval.Duration,
+		Logger: a.Logger,
+	})
+	if p := a.Keys.Root.Previous; p != nil {
+		if _, err := a.Keys.StartReencryption(ctx, fmt.Sprintf("root key rotated from %s to %s", p.ID, a.Keys.Root.Version.ID)); err != nil {
+			return nil, err
+		}
+	}
+	if err := w.Start(); err != nil {
+		return nil, err
+	}
+	return w, nil
 }
 
 // Close releases the database and Redis.

@@ -33,6 +33,22 @@ type Config struct {
 	ShutdownTimeout Duration `yaml:"shutdownTimeout"`
 	// Encryption configures application-level encryption.
 	Encryption Encryption `yaml:"encryption"`
+	// Worker configures background tasks.
+	Worker Worker `yaml:"worker"`
+}
+
+// Worker configures the background task queue (asynq over Redis) and its periodic tasks.
+type Worker struct {
+	// Queue is the asynq queue name; replicas sharing a Redis and a database must share
+	// it, and separate deployments on one Redis must not.
+	Queue string `yaml:"queue"`
+	// Concurrency is how many tasks one worker runs at once.
+	Concurrency int `yaml:"concurrency"`
+	// KeySyncInterval is how often external key sources are checked for new versions.
+	KeySyncInterval Duration `yaml:"keySyncInterval"`
+	// SweepInterval is how often pending and abandoned re-encryption jobs are handed to
+	// a worker again.
+	SweepInterval Duration `yaml:"sweepInterval"`
 }
 
 // Encryption configures application-level encryption of secret columns.
@@ -103,6 +119,7 @@ func Default(dataDir string) Config {
 		Auth: Auth{MaxTokenLifetime: Duration{time.Hour}, ClockSkew: Duration{30 * time.Second},
 			SystemSecretFile: filepath.Join(dataDir, "system_secret")},
 		Log:             Log{Format: "text", Level: "info"},
+		Worker:          Worker{Queue: "authproxy", Concurrency: 4, KeySyncInterval: Duration{time.Minute}, SweepInterval: Duration{30 * time.Second}},
 		AutoMigrate:     true,
 		ShutdownTimeout: Duration{20 * time.Second},
 	}
@@ -172,6 +189,14 @@ func applyEnv(cfg *Config, lookup func(string) (string, bool)) error {
 	// with no other source configured it means the env source reading that variable.
 	if v, ok := lookup("AUTHPROXY_ROOT_KEY"); ok && v != "" && cfg.Encryption.RootKey.Source == "" {
 		cfg.Encryption.RootKey = RootKey{Source: "env", Params: map[string]string{"var": "AUTHPROXY_ROOT_KEY"}}
+		// AUTHPROXY_PREVIOUS_ROOT_KEY holds the root key before a rotation, until
+		// re-encryption has moved every value off it.
+		if p, ok := lookup("AUTHPROXY_PREVIOUS_ROOT_KEY"); ok && p != "" {
+			cfg.Encryption.RootKey.Params["previous_var"] = "AUTHPROXY_PREVIOUS_ROOT_KEY"
+		}
+	}
+	if v, ok := lookup("AUTHPROXY_WORKER_QUEUE"); ok && v != "" {
+		cfg.Worker.Queue = v
 	}
 	if v, ok := lookup("AUTHPROXY_MAX_TOKEN_LIFETIME"); ok && v != "" {
 		d, err := time.ParseDuration(v)
@@ -210,6 +235,15 @@ func (c Config) Validate() error {
 	case "json", "text":
 	default:
 		return fmt.Errorf("config: log.format %q must be json or text", c.Log.Format)
+	}
+	if c.Worker.Queue == "" {
+		return errors.New("config: worker.queue must not be empty")
+	}
+	if c.Worker.Concurrency <= 0 {
+		return fmt.Errorf("config: worker.concurrency %d must be at least 1", c.Worker.Concurrency)
+	}
+	if c.Worker.KeySyncInterval.Duration < time.Second || c.Worker.SweepInterval.Duration < time.Second {
+		return errors.New("config: worker.keySyncInterval and worker.sweepInterval must be at least 1s")
 	}
 	return nil
 }

@@ -105,9 +105,31 @@ func toAPIKey(k *keys.Key) api.Key {
 	return api.Key{
 		Id: k.ID, Namespace: k.Namespace, Name: k.Name,
 		Source:         api.KeySource{Kind: api.KeySourceKind(k.SourceKind), Params: &params},
-		CurrentVersion: k.CurrentVersion, Labels: k.Labels, Annotations: k.Annotations,
+		CurrentVersion: k.CurrentVersion, State: api.KeyState(k.State), Labels: k.Labels, Annotations: k.Annotations,
 		CreatedAt: k.CreatedAt, UpdatedAt: k.UpdatedAt,
 	}
+}
+
+func toAPIDebt(rows []keys.DebtRow) []api.EncryptionStatusRow {
+	out := make([]api.EncryptionStatusRow, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, api.EncryptionStatusRow{Table: r.Table, Column: r.Column,
+			Namespace: r.Namespace, KeyVersionId: r.KeyVersionID, Count: r.Count})
+	}
+	return out
+}
+
+func toAPIJob(j *keys.Job) api.ReencryptionJob {
+	out := api.ReencryptionJob{Id: j.ID, State: api.ReencryptionJobState(j.State), Reason: j.Reason,
+		Scanned: j.Scanned, Rewritten: j.Rewritten, Unreadable: j.Unreadable, Total: j.Total,
+		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt}
+	if j.Table != "" {
+		out.Table, out.Column = &j.Table, &j.Column
+	}
+	if j.Error != "" {
+		out.Error = &j.Error
+	}
+	return out
 }
 
 func toAPIKeyVersion(v *keys.Version) api.KeyVersion {

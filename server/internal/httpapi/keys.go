@@ -318,8 +318,45 @@ func (s *Server) GetEncryptionStatus(ctx context.Context, req api.GetEncryptionS
 		if !c.Set.Allows(ns, authz.ResourceKeys, authz.VerbGet, "") {
 			continue
 		}
-		out.Items = append(out.Items, api.EncryptionStatusRow{Table: r.Table, Column: r.Column,
-			Namespace: r.Namespace, KeyVersionId: r.KeyVersionID, Count: r.Count})
+		out.Items = append(out.Items, toAPIDebt([]keys.DebtRow{r})...)
+	}
+	if c.Set.Allows(namespace.Root, authz.ResourceKeys, authz.VerbGet, "") {
+		j, err := s.keys.CurrentJob(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if j != nil {
+			aj := toAPIJob(j)
+			out.Reencryption = &aj
+		}
 	}
 	return out, nil
+}
+
+// DestroyKey implements POST /api/v1/keys/{id}/_destroy.
+func (s *Server) DestroyKey(ctx context.Context, req api.DestroyKeyRequestObject) (api.DestroyKeyResponseObject, error) {
+	k, err := s.loadKey(ctx, req.Id, authz.VerbDelete)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := s.keys.Destroy(ctx, k.ID, req.Body.Confirm, req.Body.DryRun != nil && *req.Body.DryRun)
+	if err != nil {
+		return nil, keyError(err)
+	}
+	return api.DestroyKey200JSONResponse{Key: toAPIKey(rep.Key), Destroyed: rep.Destroyed,
+		Unreadable: toAPIDebt(rep.Unreadable), UnreadableTotal: rep.Total}, nil
+}
+
+// StartReencryption implements POST /api/v1/encryption/_reencrypt: operators only, since
+// a job spans every namespace.
+func (s *Server) StartReencryption(ctx context.Context, _ api.StartReencryptionRequestObject) (api.StartReencryptionResponseObject, error) {
+	refused := problem.Forbidden("starting a re-encryption needs %s:%s on %q", authz.ResourceKeys, authz.VerbRotate, namespace.Root)
+	if err := authorize(ctx, namespace.Root, authz.ResourceKeys, authz.VerbRotate, "", refused); err != nil {
+		return nil, err
+	}
+	j, err := s.keys.StartReencryption(ctx, "requested through the API")
+	if err != nil {
+		return nil, err
+	}
+	return api.StartReencryption202JSONResponse(toAPIJob(j)), nil
 }

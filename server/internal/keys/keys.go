@@ -47,10 +47,15 @@ const (
 	VersionCurrent  = "current"
 	VersionPrevious = "previous"
 	VersionRetired  = "retired"
+	// VersionDestroyed versions belong to a destroyed key: their material is gone.
+	VersionDestroyed = "destroyed"
 )
 
-// StateActive is the state of a usable key.
-const StateActive = "active"
+// Key states: active keys seal and open; destroyed keys were crypto-shredded.
+const (
+	StateActive    = "active"
+	StateDestroyed = "destroyed"
+)
 
 // Key is a namespace encryption key.
 type Key struct {
@@ -118,6 +123,21 @@ type Service struct {
 	DB      *gorm.DB
 	Root    RootKey
 	Keyring *encrypt.Keyring
+	// Notify, when set, is told of every new re-encryption job (it enqueues the job for a
+	// worker; jobs it loses are found again by the periodic sweep).
+	Notify func(ctx context.Context, jobID string)
+	// OnError, when set, receives errors of background steps that do not fail the call
+	// that caused them (starting a re-encryption after an assignment, say).
+	OnError func(error)
+	// ReencryptBatch is how many rows a re-encryption reads and commits at a time
+	// (default DefaultReencryptBatch); JobLease is how long a worker holds a job between
+	// batches before another may take it over (default DefaultJobLease).
+	ReencryptBatch int
+	JobLease       time.Duration
+
+	// batchHook, for tests, runs inside each batch's transaction before the cursor moves;
+	// an error rolls the batch back like a crash would.
+	batchHook func(next *jobRow, rewritten int) error
 }
 
 // New returns a Service with a Keyring in front of its own key lookup.
@@ -340,9 +360,11 @@ func (s *Service) Update(ctx context.Context, keyID string, lbls, annotations *m
 }
 
 // Delete removes a key and its versions. It is refused while the key is assigned to any
-// namespace or while any stored value is still sealed with one of its versions.
+// namespace or while any stored value is still sealed with one of its versions, unless the
+// key was destroyed (its values are unreadable anyway).
 func (s *Service) Delete(ctx context.Context, keyID string) error {
-	if _, err := s.Get(ctx, keyID); err != nil {
+	k, err := s.Get(ctx, keyID)
+	if err != nil {
 		return err
 	}
 	versions, err := s.Versions(ctx, keyID)
@@ -350,7 +372,8 @@ func (s *Service) Delete(ctx context.Context, keyID string) error {
 		return err
 	}
 	var used int64
-	if len(versions) > 0 {
+	// A destroyed key opens nothing any more, so values it sealed do not hold it back.
+	if len(versions) > 0 && k.State != StateDestroyed {
 		debt, err := s.Debt(ctx)
 		if err != nil {
 			return err
@@ -458,6 +481,9 @@ func (s *Service) Rotate(ctx context.Context, keyID string, inline []byte) (*Ver
 	if err != nil {
 		return nil, err
 	}
+	if k.State != StateActive {
+		return nil, problem.Conflict("key %s is %s", keyID, k.State)
+	}
 	switch k.SourceKind {
 	case SourceGenerated:
 		if inline != nil {
@@ -495,6 +521,7 @@ func (s *Service) Rotate(ctx context.Context, keyID string, inline []byte) (*Ver
 	if err != nil {
 		return nil, err
 	}
+	s.requestReencryption(ctx, fmt.Sprintf("key %s rotated to version %d", keyID, out.Number))
 	v := toVersion(out)
 	return &v, nil
 }
@@ -572,7 +599,7 @@ func (s *Service) Assign(ctx context.Context, ns, keyID string) error {
 	if k.State != StateActive {
 		return problem.Conflict("key %s is %s", keyID, k.State)
 	}
-	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var n int64
 		if err := tx.Table("namespaces").Where("path = ?", ns).Count(&n).Error; err != nil {
 			return err
@@ -592,6 +619,11 @@ func (s *Service) Assign(ctx context.Context, ns, keyID string) error {
 		}
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	s.requestReencryption(ctx, fmt.Sprintf("namespace %s assigned key %s", ns, keyID))
+	return nil
 }
 
 // Unassign removes the key assigned to ns; ns then uses the nearest key up its path.
@@ -603,6 +635,7 @@ func (s *Service) Unassign(ctx context.Context, ns string) error {
 	if res.RowsAffected == 0 {
 		return problem.NotFound("namespace %q has no key assigned", ns)
 	}
+	s.requestReencryption(ctx, fmt.Sprintf("namespace %s unassigned its key", ns))
 	return nil
 }
 
@@ -687,6 +720,9 @@ func (s *Service) KeyVersion(ctx context.Context, kvID string) (encrypt.KeyVersi
 	if kvID == s.Root.Version.ID && kvID != "" {
 		return s.rootCopy(), nil
 	}
+	if p := s.Root.Previous; p != nil && kvID == p.ID {
+		return encrypt.KeyVersion{ID: p.ID, Material: append([]byte(nil), p.Material...)}, nil
+	}
 	var r versionRow
 	err := s.DB.WithContext(ctx).Where("id = ?", kvID).Take(&r).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -695,11 +731,11 @@ func (s *Service) KeyVersion(ctx context.Context, kvID string) (encrypt.KeyVersi
 	if err != nil {
 		return encrypt.KeyVersion{}, fmt.Errorf("keys: look up key version %s: %w", kvID, err)
 	}
-	if r.State == VersionRetired {
-		return encrypt.KeyVersion{}, fmt.Errorf("%w: %s is retired", encrypt.ErrUnknownKey, kvID)
+	if r.State == VersionRetired || r.State == VersionDestroyed {
+		return encrypt.KeyVersion{}, fmt.Errorf("%w: %s is %s", encrypt.ErrUnknownKey, kvID, r.State)
 	}
 	if r.WrappedMaterial != nil {
-		kv, err := encrypt.Unwrap(ctx, encrypt.StaticKeys(s.Root.Version), r.ID, *r.WrappedMaterial)
+		kv, err := encrypt.Unwrap(ctx, s.Root.lookup(), r.ID, *r.WrappedMaterial)
 		if err != nil {
 			return encrypt.KeyVersion{}, fmt.Errorf("keys: unwrap key version %s with root key %s: %w", kvID, s.Root.Version.ID, err)
 		}
@@ -713,13 +749,9 @@ func (s *Service) KeyVersion(ctx context.Context, kvID string) (encrypt.KeyVersi
 	if err != nil {
 		return encrypt.KeyVersion{}, fmt.Errorf("keys: key %s: %w", k.ID, err)
 	}
-	m, err := src.Load(ctx)
+	m, err := encrypt.LoadVersion(ctx, src, r.SourceVersion)
 	if err != nil {
-		return encrypt.KeyVersion{}, fmt.Errorf("keys: key %s: %w", k.ID, err)
-	}
-	if m.Version != r.SourceVersion {
-		clear(m.Key)
-		return encrypt.KeyVersion{}, fmt.Errorf("keys: key version %s is %q at its %s source, which now holds %q", kvID, r.SourceVersion, k.SourceKind, m.Version)
+		return encrypt.KeyVersion{}, fmt.Errorf("keys: key %s version %d: %w", k.ID, r.Number, err)
 	}
 	if len(m.Key) != encrypt.KeySize {
 		clear(m.Key)

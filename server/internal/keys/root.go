@@ -22,6 +22,18 @@ const RootKeyIDPrefix = "kv_root."
 // namespace key version.
 type RootKey struct {
 	Version encrypt.KeyVersion
+	// Previous is the root key before its last rotation, when the source still holds it
+	// (see encrypt.PreviousSource): it keeps opening what it sealed until re-encryption
+	// has moved everything to Version.
+	Previous *encrypt.KeyVersion
+}
+
+// lookup resolves the current and the previous root key versions.
+func (r RootKey) lookup() encrypt.KeyLookup {
+	if r.Previous != nil {
+		return encrypt.StaticKeys(r.Version, *r.Previous)
+	}
+	return encrypt.StaticKeys(r.Version)
 }
 
 // RootKeyID derives the stable key version id of root key material from its
@@ -49,7 +61,28 @@ func LoadRootKey(ctx context.Context, src encrypt.Source) (RootKey, error) {
 	if m.Version == "" {
 		m.Version = encrypt.Fingerprint(m.Key)
 	}
-	return RootKey{Version: encrypt.KeyVersion{ID: RootKeyID(m.Version), Material: m.Key}}, nil
+	root := RootKey{Version: encrypt.KeyVersion{ID: RootKeyID(m.Version), Material: m.Key}}
+	if ps, ok := src.(encrypt.PreviousSource); ok {
+		p, ok, err := ps.LoadPrevious(ctx)
+		if err != nil {
+			clear(m.Key)
+			return RootKey{}, fmt.Errorf("root key: previous: %w", err)
+		}
+		if ok && len(p.Key) != encrypt.KeySize {
+			clear(p.Key)
+			clear(m.Key)
+			return RootKey{}, fmt.Errorf("root key: previous: source returned %d bytes, want %d", len(p.Key), encrypt.KeySize)
+		}
+		if ok && p.Version == "" {
+			p.Version = encrypt.Fingerprint(p.Key)
+		}
+		if ok && p.Version != m.Version {
+			root.Previous = &encrypt.KeyVersion{ID: RootKeyID(p.Version), Material: p.Key}
+		} else if ok {
+			clear(p.Key)
+		}
+	}
+	return root, nil
 }
 
 // DevRootKeyFile is the name of the generated root key file under the dev data dir.

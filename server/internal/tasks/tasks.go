@@ -1,0 +1,225 @@
+// Package tasks runs background work on asynq queues in Redis: re-encryption jobs, the
+// periodic sync of external key sources, and the sweep that hands pending or abandoned
+// jobs to a worker again. Task types are constants beside their payloads and handlers.
+//
+// The api and admin services enqueue through a [Queue]; the worker service runs a
+// [Worker]. Every replica of the worker service runs the scheduler too: periodic tasks are
+// enqueued with asynq.Unique, so replicas do not pile them up, and the work itself is
+// fenced in the database (a re-encryption job is held by one worker at a time).
+package tasks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/authproxy/authproxy/server/internal/keys"
+)
+
+// Task types.
+const (
+	// TypeReencrypt runs one re-encryption job; payload [ReencryptPayload].
+	TypeReencrypt = "encryption:reencrypt"
+	// TypeKeySync checks external key sources for new versions; no payload.
+	TypeKeySync = "encryption:sync"
+	// TypeSweep enqueues pending re-encryption jobs and those whose worker died; no payload.
+	TypeSweep = "encryption:sweep"
+)
+
+// ReencryptPayload names the job a TypeReencrypt task runs.
+type ReencryptPayload struct {
+	JobID string `json:"jobId"`
+}
+
+// Queue enqueues tasks.
+type Queue struct {
+	client *asynq.Client
+	name   string
+}
+
+// NewQueue returns a Queue on the named asynq queue over rdb (which it does not close).
+func NewQueue(rdb redis.UniversalClient, name string) *Queue {
+	return &Queue{client: asynq.NewClientFromRedisClient(rdb), name: name}
+}
+
+// EnqueueReencrypt hands re-encryption job jobID to a worker. A task for the job that is
+// already queued counts as success.
+func (q *Queue) EnqueueReencrypt(ctx context.Context, jobID string) error {
+	payload, err := json.Marshal(ReencryptPayload{JobID: jobID})
+	if err != nil {
+		return err
+	}
+	_, err = q.client.EnqueueContext(ctx, asynq.NewTask(TypeReencrypt, payload),
+		asynq.Queue(q.name), asynq.TaskID(TypeReencrypt+":"+jobID), asynq.MaxRetry(10), asynq.Timeout(6*time.Hour))
+	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("tasks: enqueue re-encryption job %s: %w", jobID, err)
+	}
+	return nil
+}
+
+// Notifier adapts the Queue to keys.Service.Notify, logging what it cannot enqueue (the
+// sweep finds such jobs again).
+func (q *Queue) Notifier(logger *slog.Logger) func(ctx context.Context, jobID string) {
+	return func(ctx context.Context, jobID string) {
+		if err := q.EnqueueReencrypt(ctx, jobID); err != nil {
+			logger.WarnContext(ctx, "re-encryption job not enqueued; the sweep will retry", "job", jobID, "error", err)
+		}
+	}
+}
+
+// WorkerConfig configures a Worker.
+type WorkerConfig struct {
+	Queue           string
+	Concurrency     int
+	KeySyncInterval time.Duration
+	SweepInterval   time.Duration
+	Logger          *slog.Logger
+}
+
+// Worker processes tasks and schedules the periodic ones.
+type Worker struct {
+	cfg   WorkerConfig
+	keys  *keys.Service
+	queue *Queue
+	srv   *asynq.Server
+	sched *asynq.Scheduler
+}
+
+// NewWorker builds a worker over rdb for the keys service.
+func NewWorker(rdb redis.UniversalClient, ks *keys.Service, cfg WorkerConfig) *Worker {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	log := asynqLogger{cfg.Logger.With("component", "asynq")}
+	w := &Worker{cfg: cfg, keys: ks, queue: NewQueue(rdb, cfg.Queue)}
+	w.srv = asynq.NewServerFromRedisClient(rdb, asynq.Config{
+		Concurrency:     cfg.Concurrency,
+		Queues:          map[string]int{cfg.Queue: 1},
+		Logger:          log,
+		LogLevel:        asynq.WarnLevel,
+		ShutdownTimeout: 10 * time.Second,
+		ErrorHandler:    asynq.ErrorHandlerFunc(w.taskFailed),
+		RetryDelayFunc: func(n int, _ error, _ *asynq.Task) time.Duration {
+			return min(time.Duration(n+1)*2*time.Second, time.Minute)
+		},
+	})
+	w.sched = asynq.NewSchedulerFromRedisClient(rdb, &asynq.SchedulerOpts{Logger: log, LogLevel: asynq.WarnLevel})
+	return w
+}
+
+// Handler routes every task type to its handler.
+func (w *Worker) Handler() asynq.Handler {
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(TypeReencrypt, w.handleReencrypt)
+	mux.HandleFunc(TypeKeySync, w.handleKeySync)
+	mux.HandleFunc(TypeSweep, w.handleSweep)
+	return mux
+}
+
+// Start starts processing and scheduling; stop with Shutdown.
+func (w *Worker) Start() error {
+	for _, p := range []struct {
+		typ   string
+		every time.Duration
+	}{{TypeKeySync, w.cfg.KeySyncInterval}, {TypeSweep, w.cfg.SweepInterval}} {
+		spec := fmt.Sprintf("@every %s", p.every)
+		if _, err := w.sched.Register(spec, asynq.NewTask(p.typ, nil),
+			asynq.Queue(w.cfg.Queue), asynq.Unique(p.every), asynq.MaxRetry(0), asynq.Timeout(p.every)); err != nil {
+			return fmt.Errorf("tasks: schedule %s: %w", p.typ, err)
+		}
+	}
+	if err := w.srv.Start(w.Handler()); err != nil {
+		return fmt.Errorf("tasks: start worker: %w", err)
+	}
+	if err := w.sched.Start(); err != nil {
+		w.srv.Shutdown()
+		return fmt.Errorf("tasks: start scheduler: %w", err)
+	}
+	// Pick up what is pending now rather than at the first sweep.
+	if err := w.Sweep(context.Background()); err != nil {
+		w.cfg.Logger.Warn("initial sweep failed", "error", err)
+	}
+	return nil
+}
+
+// Shutdown stops scheduling, waits for running tasks up to the shutdown timeout and stops.
+// A re-encryption interrupted here keeps its committed batches and resumes later.
+func (w *Worker) Shutdown() {
+	w.sched.Shutdown()
+	w.srv.Shutdown()
+}
+
+func (w *Worker) handleReencrypt(ctx context.Context, t *asynq.Task) error {
+	var p ReencryptPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.JobID == "" {
+		return fmt.Errorf("tasks: bad %s payload: %w", TypeReencrypt, asynq.SkipRetry)
+	}
+	err := w.keys.RunReencryption(ctx, p.JobID)
+	if errors.Is(err, keys.ErrJobNotClaimed) {
+		return nil // finished, or another worker has it
+	}
+	return err
+}
+
+func (w *Worker) handleKeySync(ctx context.Context, _ *asynq.Task) error {
+	added, err := w.keys.Sync(ctx)
+	for _, v := range added {
+		w.cfg.Logger.InfoContext(ctx, "new key version from external source", "key", v.KeyID, "version", v.Number)
+	}
+	if err != nil {
+		w.cfg.Logger.WarnContext(ctx, "key sync", "error", err)
+	}
+	return nil // the next period tries again
+}
+
+func (w *Worker) handleSweep(ctx context.Context, _ *asynq.Task) error {
+	return w.Sweep(ctx)
+}
+
+// Sweep enqueues every pending re-encryption job and every running one whose lease
+// expired.
+func (w *Worker) Sweep(ctx context.Context) error {
+	ids, err := w.keys.ResumableJobs(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, id := range ids {
+		errs = append(errs, w.queue.EnqueueReencrypt(ctx, id))
+	}
+	return errors.Join(errs...)
+}
+
+// taskFailed logs a failed task; a re-encryption out of retries is marked failed.
+func (w *Worker) taskFailed(ctx context.Context, t *asynq.Task, err error) {
+	retried, _ := asynq.GetRetryCount(ctx)
+	maxRetry, _ := asynq.GetMaxRetry(ctx)
+	w.cfg.Logger.WarnContext(ctx, "task failed", "type", t.Type(), "retry", retried, "maxRetry", maxRetry, "error", err)
+	if t.Type() != TypeReencrypt || retried < maxRetry {
+		return
+	}
+	var p ReencryptPayload
+	if json.Unmarshal(t.Payload(), &p) == nil && p.JobID != "" {
+		if ferr := w.keys.FailJob(context.WithoutCancel(ctx), p.JobID, err); ferr != nil {
+			w.cfg.Logger.WarnContext(ctx, "mark re-encryption job failed", "job", p.JobID, "error", ferr)
+		}
+	}
+}
+
+// asynqLogger sends asynq's logs to slog.
+type asynqLogger struct{ l *slog.Logger }
+
+func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
+func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
+func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
+func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
+func (a asynqLogger) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }

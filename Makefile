@@ -63,8 +63,9 @@ fuzz: ## Fuzz every target for FUZZTIME each (the seed corpora also run in `make
 	$(GO) test -run=NONE -fuzz=FuzzParsePublicKey -fuzztime=$(FUZZTIME) ./server/internal/authn/
 
 .PHONY: bench
-bench: ## Benchmarks: permission checks and JWT verification
-	$(GO) test -run=NONE -bench=. -benchmem ./server/internal/authz/ ./server/internal/authn/
+bench: ## Benchmarks: permission checks, JWT verification, envelope encryption, re-encryption (Postgres too when AUTHPROXY_TEST_POSTGRES_DSN is set); see docs/benchmarks.md
+	$(GO) test -run=NONE -bench=. -benchmem ./server/internal/authz/ ./server/internal/authn/ ./server/internal/encrypt/
+	$(GO) test -run=NONE -bench=Reencrypt -benchtime=2x -timeout=30m ./server/internal/keys/
 
 .PHONY: migrate
 migrate: ## Apply migrations to the database of AUTHPROXY_CONFIG (dev database without it)

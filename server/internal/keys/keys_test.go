@@ -36,62 +36,65 @@ type env struct {
 
 type backend struct {
 	name string
-	dsn  func(t *testing.T) store.Config
+	dsn  func(t testing.TB) store.Config
 }
 
 func backends() []backend {
-	out := []backend{{"sqlite", func(t *testing.T) store.Config {
+	out := []backend{{"sqlite", func(t testing.TB) store.Config {
 		return store.Config{Driver: store.SQLite, DSN: filepath.Join(t.TempDir(), "keys.db")}
 	}}}
 	if dsn := os.Getenv(testserver.EnvPostgresDSN); dsn != "" {
-		out = append(out, backend{"postgres", func(t *testing.T) store.Config {
+		out = append(out, backend{"postgres", func(t testing.TB) store.Config {
 			return store.Config{Driver: store.Postgres, DSN: testserver.FreshPostgres(t, dsn)}
 		}})
 	}
 	return out
 }
 
-// each runs f on a fresh database of every backend, with namespaces root, root.t1,
-// root.t1.sub, root.t1.sub.deep and root.t2.
+// each runs f on a fresh database of every backend (see [open]).
 func each(t *testing.T, f func(t *testing.T, e *env)) {
 	for _, b := range backends() {
-		t.Run(b.name, func(t *testing.T) {
-			ctx := context.Background()
-			db, err := store.Open(ctx, b.dsn(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if sqlDB, err := db.DB(); err == nil {
-					_ = sqlDB.Close()
-				}
-			})
-			if _, err := store.Migrate(ctx, db); err != nil {
-				t.Fatal(err)
-			}
-			if err := db.Exec("CREATE TABLE keys_test_secrets (id TEXT PRIMARY KEY, namespace TEXT NOT NULL, secret TEXT)").Error; err != nil {
-				t.Fatal(err)
-			}
-			nss := &namespace.Service{DB: db, Dependents: []namespace.Dependent{keys.Dependent, keys.AssignmentDependent}}
-			if err := nss.EnsureRoot(ctx); err != nil {
-				t.Fatal(err)
-			}
-			for _, p := range []string{"root.t1", "root.t1.sub", "root.t1.sub.deep", "root.t2"} {
-				if _, err := nss.Create(ctx, namespace.Namespace{Path: p}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			raw := randomKey(t)
-			root, err := keys.LoadRootKey(ctx, encrypt.FileSource{Path: keyFile(t, raw)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			f(t, &env{ctx: ctx, db: db, ns: nss, keys: keys.New(db, root), root: raw})
-		})
+		t.Run(b.name, func(t *testing.T) { f(t, open(t, b)) })
 	}
 }
 
-func randomKey(t *testing.T) []byte {
+// open returns a fresh migrated database of backend b with the test table and the
+// namespaces root, root.t1, root.t1.sub, root.t1.sub.deep and root.t2.
+func open(t testing.TB, b backend) *env {
+	ctx := context.Background()
+	db, err := store.Open(ctx, b.dsn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if sqlDB, err := db.DB(); err == nil {
+			_ = sqlDB.Close()
+		}
+	})
+	if _, err := store.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec("CREATE TABLE keys_test_secrets (id TEXT PRIMARY KEY, namespace TEXT NOT NULL, secret TEXT)").Error; err != nil {
+		t.Fatal(err)
+	}
+	nss := &namespace.Service{DB: db, Dependents: []namespace.Dependent{keys.Dependent, keys.AssignmentDependent}}
+	if err := nss.EnsureRoot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"root.t1", "root.t1.sub", "root.t1.sub.deep", "root.t2"} {
+		if _, err := nss.Create(ctx, namespace.Namespace{Path: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw := randomKey(t)
+	root, err := keys.LoadRootKey(ctx, encrypt.FileSource{Path: keyFile(t, raw)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{ctx: ctx, db: db, ns: nss, keys: keys.New(db, root), root: raw}
+}
+
+func randomKey(t testing.TB) []byte {
 	t.Helper()
 	k := make([]byte, encrypt.KeySize)
 	if _, err := rand.Read(k); err != nil {
@@ -100,7 +103,7 @@ func randomKey(t *testing.T) []byte {
 	return k
 }
 
-func keyFile(t *testing.T, key []byte) string {
+func keyFile(t testing.TB, key []byte) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "key")
 	if err := os.WriteFile(p, key, 0o600); err != nil {
@@ -110,7 +113,7 @@ func keyFile(t *testing.T, key []byte) string {
 }
 
 // wantProblem fails unless err is a problem with this status whose text contains msg.
-func wantProblem(t *testing.T, err error, status int, msg string) {
+func wantProblem(t testing.TB, err error, status int, msg string) {
 	t.Helper()
 	p := problem.As(err)
 	if p == nil || p.Status != status {
@@ -121,7 +124,7 @@ func wantProblem(t *testing.T, err error, status int, msg string) {
 	}
 }
 
-func (e *env) create(t *testing.T, ns, name, kind string, params map[string]string, material []byte) *keys.Key {
+func (e *env) create(t testing.TB, ns, name, kind string, params map[string]string, material []byte) *keys.Key {
 	t.Helper()
 	k, err := e.keys.Create(e.ctx, keys.Key{Namespace: ns, Name: name, SourceKind: kind, SourceParams: params}, material)
 	if err != nil {

@@ -27,6 +27,6 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newMigrate(), newVersion(), newToken(), newKeys())
+	root.AddCommand(newServe(), newMigrate(), newVersion(), newToken(), newKeys(), newEncryption(isTerminal))
 	return root
 }

@@ -6,7 +6,10 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
+
+	"github.com/authproxy/authproxy/sdk"
 )
 
 // settings are what the human-facing commands need to reach and sign for the server.
@@ -67,4 +70,42 @@ func fill(dst *settings, src settings) {
 	if dst.APIURL == "" {
 		dst.APIURL = src.APIURL
 	}
+}
+
+// addSignerFlags registers the flags that name the actor and its private key.
+func addSignerFlags(cmd *cobra.Command, s *settings) {
+	f := cmd.Flags()
+	f.StringVar(&s.Actor, "actor", "", "actor id (act_…) or <namespace>/<externalId> (env AUTHPROXY_ACTOR)")
+	f.StringVar(&s.PrivateKeyFile, "private-key-file", "", "PEM or OpenSSH private key (env AUTHPROXY_PRIVATE_KEY_FILE)")
+}
+
+// requireSigner reports which of the actor and private key file is missing, if any.
+func requireSigner(s settings) error {
+	if s.Actor == "" {
+		return errors.New("no actor: pass --actor or set AUTHPROXY_ACTOR")
+	}
+	if s.PrivateKeyFile == "" {
+		return errors.New("no private key: pass --private-key-file or set AUTHPROXY_PRIVATE_KEY_FILE")
+	}
+	return nil
+}
+
+// adminClient resolves flags and returns an SDK client for the admin service that signs
+// every request as the configured actor, and the admin URL it talks to.
+func adminClient(flags settings) (*sdk.ClientWithResponses, string, error) {
+	s, err := resolve(flags)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := requireSigner(s); err != nil {
+		return nil, "", err
+	}
+	if s.AdminURL == "" {
+		return nil, "", errors.New("no admin URL: pass --admin-url or set AUTHPROXY_ADMIN_URL")
+	}
+	c, err := sdk.NewClientFromKeyFile(s.AdminURL, s.Actor, s.PrivateKeyFile, sdk.AudienceAdmin)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, s.AdminURL, nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -36,11 +35,8 @@ AUTHPROXY_PRIVATE_KEY_FILE, else ~/.authproxy.yaml (actor, privateKeyFile).
 			if err != nil {
 				return err
 			}
-			if s.Actor == "" {
-				return errors.New("no actor: pass --actor or set AUTHPROXY_ACTOR")
-			}
-			if s.PrivateKeyFile == "" {
-				return errors.New("no private key: pass --private-key-file or set AUTHPROXY_PRIVATE_KEY_FILE")
+			if err := requireSigner(s); err != nil {
+				return err
 			}
 			signer, err := sdk.NewSignerFromFile(s.Actor, s.PrivateKeyFile)
 			if err != nil {
@@ -68,8 +64,7 @@ AUTHPROXY_PRIVATE_KEY_FILE, else ~/.authproxy.yaml (actor, privateKeyFile).
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&flags.Actor, "actor", "", "actor id (act_…) or <namespace>/<externalId> (env AUTHPROXY_ACTOR)")
-	f.StringVar(&flags.PrivateKeyFile, "private-key-file", "", "PEM or OpenSSH private key (env AUTHPROXY_PRIVATE_KEY_FILE)")
+	addSignerFlags(cmd, &flags)
 	f.StringSliceVar(&audience, "audience", []string{sdk.AudienceAdmin}, "services the token is for (admin, api, public)")
 	f.DurationVar(&ttl, "ttl", 5*time.Minute, "lifetime; the server refuses more than its maximum (1h by default)")
 	f.StringVar(&permsFile, "permissions", "", "JSON or YAML file with permissions that narrow the token")

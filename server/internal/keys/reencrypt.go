@@ -203,9 +203,15 @@ func (s *Service) RunReencryption(ctx context.Context, jobID string) error {
 	if job.TableName_ == "" && job.Scanned == 0 {
 		total, err := s.countValues(ctx)
 		if err != nil {
+			s.releaseJob(job.ID)
 			return err
 		}
 		job.Total = total
+		// Shown by the status endpoint from the start, before the first batch commits.
+		if err := s.DB.WithContext(ctx).Model(&jobRow{}).Where("id = ?", job.ID).Update("total", total).Error; err != nil {
+			s.releaseJob(job.ID)
+			return err
+		}
 	}
 	cols := encrypt.Columns()
 	start := 0

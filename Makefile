@@ -41,10 +41,11 @@ generate: ## Regenerate the strict server and the SDK client from openapi/
 	cd openapi && GOWORK=off $(GO) tool oapi-codegen -config server.cfg.yaml authproxy.yaml
 	cd openapi && GOWORK=off $(GO) tool oapi-codegen -config client.cfg.yaml authproxy.yaml
 	cp openapi/authproxy.yaml server/internal/api/openapi.yaml
+	cp openapi/connector-definition.schema.json server/internal/connector/definition/schema.json
 
 .PHONY: check-generated
 check-generated: generate ## Fail when generated code is not what `make generate` produces
-	@git diff --exit-code -- server/internal/api sdk/client.gen.go || \
+	@git diff --exit-code -- server/internal/api server/internal/connector/definition/schema.json sdk/client.gen.go || \
 		{ echo "generated code is stale: run 'make generate' and commit the result" >&2; exit 1; }
 
 .PHONY: lint
@@ -61,6 +62,7 @@ fuzz: ## Fuzz every target for FUZZTIME each (the seed corpora also run in `make
 	$(GO) test -run=NONE -fuzz=FuzzIntersect      -fuzztime=$(FUZZTIME) ./server/internal/authz/
 	$(GO) test -run=NONE -fuzz=FuzzVerify         -fuzztime=$(FUZZTIME) ./server/internal/authn/
 	$(GO) test -run=NONE -fuzz=FuzzParsePublicKey -fuzztime=$(FUZZTIME) ./server/internal/authn/
+	$(GO) test -run=NONE -fuzz=FuzzParse          -fuzztime=$(FUZZTIME) ./server/internal/connector/definition/
 
 .PHONY: bench
 bench: ## Benchmarks: permission checks, JWT verification, envelope encryption, re-encryption (Postgres too when AUTHPROXY_TEST_POSTGRES_DSN is set); see docs/benchmarks.md

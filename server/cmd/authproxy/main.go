@@ -2,6 +2,7 @@
 package main
 
 import (
+	"errors"
 	"context"
 	"fmt"
 	"os"
@@ -15,7 +16,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newRoot().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "authproxy:", err)
+		if !errors.Is(err, errInvalid) { // already reported line by line
+			fmt.Fprintln(os.Stderr, "authproxy:", err)
+		}
 		os.Exit(1)
 	}
 }
@@ -27,6 +30,6 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newMigrate(), newVersion(), newToken(), newKeys(), newEncryption(isTerminal))
+	root.AddCommand(newServe(), newMigrate(), newVersion(), newToken(), newKeys(), newEncryption(isTerminal), newConnectors())
 	return root
 }

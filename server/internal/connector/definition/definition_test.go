@@ -105,8 +105,8 @@ upstream:
 func TestBadDefinitions(t *testing.T) {
 	cases := []struct {
 		name, src, field string
-		line              int
-		msg               string
+		line             int
+		msg              string
 	}{
 		{"empty", "  \n", "", 0, "definition is empty"},
 		{"not yaml", "display: [1,\n", "", 1, "not valid YAML or JSON"},

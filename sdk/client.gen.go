@@ -17,6 +17,30 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for ConnectorVersionState.
+const (
+	ConnectorVersionActive   ConnectorVersionState = "active"
+	ConnectorVersionArchived ConnectorVersionState = "archived"
+	ConnectorVersionDraft    ConnectorVersionState = "draft"
+	ConnectorVersionPrimary  ConnectorVersionState = "primary"
+)
+
+// Valid indicates whether the value is a known member of the ConnectorVersionState enum.
+func (e ConnectorVersionState) Valid() bool {
+	switch e {
+	case ConnectorVersionActive:
+		return true
+	case ConnectorVersionArchived:
+		return true
+	case ConnectorVersionDraft:
+		return true
+	case ConnectorVersionPrimary:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for KeyState.
 const (
 	KeyStateActive    KeyState = "active"
@@ -249,6 +273,121 @@ type ActorUpdate struct {
 
 // Annotations Free-form annotations (Kubernetes key rules; values up to 256 KiB in total).
 type Annotations map[string]string
+
+// Connector defines model for Connector.
+type Connector struct {
+	// Annotations Free-form annotations (Kubernetes key rules; values up to 256 KiB in total).
+	Annotations Annotations `json:"annotations"`
+	CreatedAt   time.Time   `json:"createdAt"`
+	Id          ConnectorId `json:"id"`
+
+	// Labels Kubernetes-style labels (key `[prefix/]name`, name ≤ 63 characters, value ≤ 63 characters).
+	Labels Labels `json:"labels"`
+
+	// LatestVersion The highest version number (0 before the first version).
+	LatestVersion int    `json:"latestVersion"`
+	Name          string `json:"name"`
+
+	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
+	Namespace NamespacePath `json:"namespace"`
+
+	// PrimaryVersion The number of the primary version; absent when none is primary.
+	PrimaryVersion *int      `json:"primaryVersion,omitempty"`
+	UpdatedAt      time.Time `json:"updatedAt"`
+}
+
+// ConnectorCreate defines model for ConnectorCreate.
+type ConnectorCreate struct {
+	// Annotations Free-form annotations (Kubernetes key rules; values up to 256 KiB in total).
+	Annotations *Annotations `json:"annotations,omitempty"`
+
+	// Labels Kubernetes-style labels (key `[prefix/]name`, name ≤ 63 characters, value ≤ 63 characters).
+	Labels *Labels `json:"labels,omitempty"`
+	Name   string  `json:"name"`
+
+	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
+	Namespace NamespacePath `json:"namespace"`
+}
+
+// ConnectorDefinitionInput defines model for ConnectorDefinitionInput.
+type ConnectorDefinitionInput struct {
+	// Definition The definition as YAML or JSON text, described by the JSON Schema served at `/schemas/connector-definition.json`.
+	Definition string `json:"definition"`
+}
+
+// ConnectorId defines model for ConnectorId.
+type ConnectorId = string
+
+// ConnectorList defines model for ConnectorList.
+type ConnectorList struct {
+	Items      []Connector `json:"items"`
+	NextCursor *string     `json:"nextCursor,omitempty"`
+}
+
+// ConnectorUpdate defines model for ConnectorUpdate.
+type ConnectorUpdate struct {
+	// Annotations Free-form annotations (Kubernetes key rules; values up to 256 KiB in total).
+	Annotations *Annotations `json:"annotations,omitempty"`
+
+	// Labels Kubernetes-style labels (key `[prefix/]name`, name ≤ 63 characters, value ≤ 63 characters).
+	Labels *Labels `json:"labels,omitempty"`
+}
+
+// ConnectorValidation defines model for ConnectorValidation.
+type ConnectorValidation struct {
+	Errors []DefinitionError `json:"errors"`
+	Valid  bool              `json:"valid"`
+}
+
+// ConnectorVersion defines model for ConnectorVersion.
+type ConnectorVersion struct {
+	ArchivedAt  *time.Time  `json:"archivedAt,omitempty"`
+	ConnectorId ConnectorId `json:"connectorId"`
+	CreatedAt   time.Time   `json:"createdAt"`
+
+	// Definition The definition, normalised to JSON.
+	Definition map[string]interface{} `json:"definition"`
+
+	// DefinitionHash `sha256:` and the hex SHA-256 of the normalised definition: equal hashes mean equal definitions, whatever their formatting.
+	DefinitionHash  string `json:"definitionHash"`
+	HasClientSecret bool   `json:"hasClientSecret"`
+
+	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
+	Namespace NamespacePath `json:"namespace"`
+
+	// PublishedAt When it first became primary; a published definition never changes.
+	PublishedAt *time.Time            `json:"publishedAt,omitempty"`
+	State       ConnectorVersionState `json:"state"`
+	UpdatedAt   time.Time             `json:"updatedAt"`
+	Version     int                   `json:"version"`
+}
+
+// ConnectorVersionCreate defines model for ConnectorVersionCreate.
+type ConnectorVersionCreate struct {
+	// ClientSecret The OAuth2 client secret (write-only; stored encrypted, never returned).
+	ClientSecret *string `json:"clientSecret,omitempty"`
+
+	// Definition The definition as YAML or JSON text, described by the JSON Schema served at `/schemas/connector-definition.json`.
+	Definition string `json:"definition"`
+}
+
+// ConnectorVersionList defines model for ConnectorVersionList.
+type ConnectorVersionList struct {
+	Items []ConnectorVersion `json:"items"`
+}
+
+// ConnectorVersionState defines model for ConnectorVersionState.
+type ConnectorVersionState string
+
+// DefinitionError defines model for DefinitionError.
+type DefinitionError struct {
+	// Field Dotted path of the field in the definition, such as `auth.oauth2.tokenUrl` or `display.categories[1]`.
+	Field string `json:"field"`
+
+	// Line Line in the submitted text, when known.
+	Line    *int   `json:"line,omitempty"`
+	Message string `json:"message"`
+}
 
 // EncryptionStatus defines model for EncryptionStatus.
 type EncryptionStatus struct {
@@ -550,6 +689,12 @@ type WhoAmI struct {
 	Permissions []Permission `json:"permissions"`
 }
 
+// ConnectorIdParam defines model for ConnectorIdParam.
+type ConnectorIdParam = ConnectorId
+
+// ConnectorVersionParam defines model for ConnectorVersionParam.
+type ConnectorVersionParam = int
+
 // Cursor defines model for Cursor.
 type Cursor = string
 
@@ -578,6 +723,26 @@ type ListActorsParams struct {
 
 	// Cursor The `nextCursor` of the previous page.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListConnectorsParams defines parameters for ListConnectors.
+type ListConnectorsParams struct {
+	// Namespace Only connectors directly in this namespace.
+	Namespace *NamespacePath `form:"namespace,omitempty" json:"namespace,omitempty"`
+
+	// LabelSelector Kubernetes-style label selector: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x,y)`, `a`, `!a`, comma-separated (all must hold).
+	LabelSelector *LabelSelector `form:"labelSelector,omitempty" json:"labelSelector,omitempty"`
+
+	// Limit Page size (default 50).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `nextCursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListConnectorVersionsParams defines parameters for ListConnectorVersions.
+type ListConnectorVersionsParams struct {
+	State *ConnectorVersionState `form:"state,omitempty" json:"state,omitempty"`
 }
 
 // GetEncryptionStatusParams defines parameters for GetEncryptionStatus.
@@ -621,6 +786,21 @@ type CreateActorJSONRequestBody = ActorCreate
 
 // UpdateActorJSONRequestBody defines body for UpdateActor for application/json ContentType.
 type UpdateActorJSONRequestBody = ActorUpdate
+
+// CreateConnectorJSONRequestBody defines body for CreateConnector for application/json ContentType.
+type CreateConnectorJSONRequestBody = ConnectorCreate
+
+// ValidateConnectorDefinitionJSONRequestBody defines body for ValidateConnectorDefinition for application/json ContentType.
+type ValidateConnectorDefinitionJSONRequestBody = ConnectorDefinitionInput
+
+// UpdateConnectorJSONRequestBody defines body for UpdateConnector for application/json ContentType.
+type UpdateConnectorJSONRequestBody = ConnectorUpdate
+
+// CreateConnectorVersionJSONRequestBody defines body for CreateConnectorVersion for application/json ContentType.
+type CreateConnectorVersionJSONRequestBody = ConnectorVersionCreate
+
+// UpdateConnectorVersionJSONRequestBody defines body for UpdateConnectorVersion for application/json ContentType.
+type UpdateConnectorVersionJSONRequestBody = ConnectorVersionCreate
 
 // CreateKeyJSONRequestBody defines body for CreateKey for application/json ContentType.
 type CreateKeyJSONRequestBody = KeyCreate
@@ -752,6 +932,106 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /api/v1/actors/{id} (the `UpdateActor` operationId).
 	UpdateActor(ctx context.Context, id ActorId, body UpdateActorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListConnectors List the connectors the caller may list.
+	//
+	// Corresponds with GET /api/v1/connectors (the `ListConnectors` operationId).
+	ListConnectors(ctx context.Context, params *ListConnectorsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateConnectorWithBody performs a POST /api/v1/connectors (the `CreateConnector` operationId) request,
+	// with any type of body and a specified content type.
+	CreateConnectorWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateConnector performs a POST /api/v1/connectors (the `CreateConnector` operationId) request.
+	// Takes a body of the `application/json` content type.
+	CreateConnector(ctx context.Context, body CreateConnectorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ValidateConnectorDefinitionWithBody Check a connector definition without storing anything (any authenticated caller).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/connectors/_validate (the `ValidateConnectorDefinition` operationId).
+	ValidateConnectorDefinitionWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ValidateConnectorDefinition Check a connector definition without storing anything (any authenticated caller).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/connectors/_validate (the `ValidateConnectorDefinition` operationId).
+	ValidateConnectorDefinition(ctx context.Context, body ValidateConnectorDefinitionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteConnector Delete a connector whose versions are all archived (or that has none).
+	//
+	// Corresponds with DELETE /api/v1/connectors/{id} (the `DeleteConnector` operationId).
+	DeleteConnector(ctx context.Context, id ConnectorIdParam, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetConnector performs a GET /api/v1/connectors/{id} (the `GetConnector` operationId) request.
+	GetConnector(ctx context.Context, id ConnectorIdParam, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateConnectorWithBody Replace the labels and/or annotations given.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /api/v1/connectors/{id} (the `UpdateConnector` operationId).
+	UpdateConnectorWithBody(ctx context.Context, id ConnectorIdParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateConnector Replace the labels and/or annotations given.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /api/v1/connectors/{id} (the `UpdateConnector` operationId).
+	UpdateConnector(ctx context.Context, id ConnectorIdParam, body UpdateConnectorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DemoteConnector Clear the primary version (connectors:promote); it becomes active, and the connector is offered for no new connections.
+	//
+	// Corresponds with POST /api/v1/connectors/{id}/_demote (the `DemoteConnector` operationId).
+	DemoteConnector(ctx context.Context, id ConnectorIdParam, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListConnectorVersions The versions of a connector, newest first.
+	//
+	// Corresponds with GET /api/v1/connectors/{id}/versions (the `ListConnectorVersions` operationId).
+	ListConnectorVersions(ctx context.Context, id ConnectorIdParam, params *ListConnectorVersionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateConnectorVersionWithBody Add a draft version with the next number (connectors:update).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/connectors/{id}/versions (the `CreateConnectorVersion` operationId).
+	CreateConnectorVersionWithBody(ctx context.Context, id ConnectorIdParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateConnectorVersion Add a draft version with the next number (connectors:update).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/connectors/{id}/versions (the `CreateConnectorVersion` operationId).
+	CreateConnectorVersion(ctx context.Context, id ConnectorIdParam, body CreateConnectorVersionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetConnectorVersion performs a GET /api/v1/connectors/{id}/versions/{version} (the `GetConnectorVersion` operationId) request.
+	GetConnectorVersion(ctx context.Context, id ConnectorIdParam, version ConnectorVersionParam, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateConnectorVersionWithBody Replace the definition (and client secret) of a draft that was never published (connectors:update); 409 once published.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /api/v1/connectors/{id}/versions/{version} (the `UpdateConnectorVersion` operationId).
+	UpdateConnectorVersionWithBody(ctx context.Context, id ConnectorIdParam, version ConnectorVersionParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateConnectorVersion Replace the definition (and client secret) of a draft that was never published (connectors:update); 409 once published.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /api/v1/connectors/{id}/versions/{version} (the `UpdateConnectorVersion` operationId).
+	UpdateConnectorVersion(ctx context.Context, id ConnectorIdParam, version ConnectorVersionParam, body UpdateConnectorVersionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ArchiveConnectorVersion Archive a draft or active version (connectors:update); the primary cannot be archived.
+	//
+	// Corresponds with POST /api/v1/connectors/{id}/versions/{version}/_archive (the `ArchiveConnectorVersion` operationId).
+	ArchiveConnectorVersion(ctx context.Context, id ConnectorIdParam, version ConnectorVersionParam, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PromoteConnectorVersion Make this draft or active version the primary (connectors:promote); the previous primary becomes active.
+	//
+	// Corresponds with POST /api/v1/connectors/{id}/versions/{version}/_promote (the `PromoteConnectorVersion` operationId).
+	PromoteConnectorVersion(ctx context.Context, id ConnectorIdParam, version ConnectorVersionParam, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// StartReencryption Start re-encrypting every stored value under its namespace's current key (permission keys:rotate on root).
 	//
@@ -1043,6 +1323,286 @@ func (c *Client) UpdateActorWithBody(ctx context.Context, id ActorId, contentTyp
 // Corresponds with PATCH /api/v1/actors/{id} (the `UpdateActor` operationId).
 func (c *Client) UpdateActor(ctx context.Context, id ActorId, body UpdateActorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateActorRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListConnectors List the connectors the caller may list.
+//
+// Corresponds with GET /api/v1/connectors (the `ListConnectors` operationId).
+func (c *Client) ListConnectors(ctx context.Context, params *ListConnectorsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListConnectorsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateConnectorWithBody performs a POST /api/v1/connectors (the `CreateConnector` operationId) request,
+// with any type of body and a specified content type.
+func (c *Client) CreateConnectorWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateConnectorRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateConnector performs a POST /api/v1/connectors (the `CreateConnector` operationId) request.
+// Takes a body of the `application/json` content type.
+func (c *Client) CreateConnector(ctx context.Context, body CreateConnectorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateConnectorRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ValidateConnectorDefinitionWithBody Check a connector definition without storing anything (any authenticated caller).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/connectors/_validate (the `ValidateConnectorDefinition` operationId).
+func (c *Client) ValidateConnectorDefinitionWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewValidateConnectorDefinitionRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ValidateConnectorDefinition Check a connector definition without storing anything (any authenticated caller).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/connectors/_validate (the `ValidateConnectorDefinition` operationId).
+func (c *Client) ValidateConnectorDefinition(ctx context.Context, body ValidateConnectorDefinitionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewValidateConnectorDefinitionRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteConnector Delete a connector whose versions are all archived (or that has none).
+//
+// Corresponds with DELETE /api/v1/connectors/{id} (the `DeleteConnector` operationId).
+func (c *Client) DeleteConnector(ctx context.Context, id ConnectorIdParam, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteConnectorRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetConnector performs a GET /api/v1/connectors/{id} (the `GetConnector` operationId) request.
+func (c *Client) GetConnector(ctx context.Context, id ConnectorIdParam, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetConnectorRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateConnectorWithBody Replace the labels and/or annotations given.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /api/v1/connectors/{id} (the `UpdateConnector` operationId).
+func (c *Client) UpdateConnectorWithBody(ctx context.Context, id ConnectorIdParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateConnectorRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateConnector Replace the labels and/or annotations given.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /api/v1/connectors/{id} (the `UpdateConnector` operationId).
+func (c *Client) UpdateConnector(ctx context.Context, id ConnectorIdParam, body UpdateConnectorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateConnectorRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DemoteConnector Clear the primary version (connectors:promote); it becomes active, and the connector is offered for no new connections.
+//
+// Corresponds with POST /api/v1/connectors/{id}/_demote (the `DemoteConnector` operationId).
+func (c *Client) DemoteConnector(ctx context.Context, id ConnectorIdParam, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDemoteConnectorRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListConnectorVersions The versions of a connector, newest first.
+//
+// Corresponds with GET /api/v1/connectors/{id}/versions (the `ListConnectorVersions` operationId).
+func (c *Client) ListConnectorVersions(ctx context.Context, id ConnectorIdParam, params *ListConnectorVersionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListConnectorVersionsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateConnectorVersionWithBody Add a draft version with the next number (connectors:update).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/connectors/{id}/versions (the `CreateConnectorVersion` operationId).
+func (c *Client) CreateConnectorVersionWithBody(ctx context.Context, id ConnectorIdParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateConnectorVersionRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateConnectorVersion Add a draft version with the next number (connectors:update).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/connectors/{id}/versions (the `CreateConnectorVersion` operationId).
+func (c *Client) CreateConnectorVersion(ctx context.Context, id ConnectorIdParam, body CreateConnectorVersionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateConnectorVersionRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetConnectorVersion performs a GET /api/v1/connectors/{id}/versions/{version} (the `GetConnectorVersion` operationId) request.
+func (c *Client) GetConnectorVersion(ctx context.Context, id ConnectorIdParam, version ConnectorVersionParam, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetConnectorVersionRequest(c.Server, id, version)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateConnectorVersionWithBody Replace the definition (and client secret) of a draft that was never published (connectors:update); 409 once published.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /api/v1/connectors/{id}/versions/{version} (the `UpdateConnectorVersion` operationId).
+func (c *Client) UpdateConnectorVersionWithBody(ctx context.Context, id ConnectorIdParam, version ConnectorVersionParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateConnectorVersionRequestWithBody(c.Server, id, version, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateConnectorVersion Replace the definition (and client secret) of a draft that was never published (connectors:update); 409 once published.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /api/v1/connectors/{id}/versions/{version} (the `UpdateConnectorVersion` operationId).
+func (c *Client) UpdateConnectorVersion(ctx context.Context, id ConnectorIdParam, version ConnectorVersionParam, body UpdateConnectorVersionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateConnectorVersionRequest(c.Server, id, version, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ArchiveConnectorVersion Archive a draft or active version (connectors:update); the primary cannot be archived.
+//
+// Corresponds with POST /api/v1/connectors/{id}/versions/{version}/_archive (the `ArchiveConnectorVersion` operationId).
+func (c *Client) ArchiveConnectorVersion(ctx context.Context, id ConnectorIdParam, version ConnectorVersionParam, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewArchiveConnectorVersionRequest(c.Server, id, version)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PromoteConnectorVersion Make this draft or active version the primary (connectors:promote); the previous primary becomes active.
+//
+// Corresponds with POST /api/v1/connectors/{id}/versions/{version}/_promote (the `PromoteConnectorVersion` operationId).
+func (c *Client) PromoteConnectorVersion(ctx context.Context, id ConnectorIdParam, version ConnectorVersionParam, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPromoteConnectorVersionRequest(c.Server, id, version)
 	if err != nil {
 		return nil, err
 	}
@@ -1800,6 +2360,610 @@ func NewUpdateActorRequestWithBody(server string, id ActorId, contentType string
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListConnectorsRequest constructs an http.Request for the ListConnectors method
+func NewListConnectorsRequest(server string, params *ListConnectorsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/connectors")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Namespace != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "namespace", *params.Namespace, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.LabelSelector != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "labelSelector", *params.LabelSelector, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateConnectorRequest calls the generic CreateConnector builder with application/json body
+func NewCreateConnectorRequest(server string, body CreateConnectorJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateConnectorRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateConnectorRequestWithBody constructs an http.Request for the CreateConnector method, with any body, and a specified content type
+func NewCreateConnectorRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/connectors")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewValidateConnectorDefinitionRequest calls the generic ValidateConnectorDefinition builder with application/json body
+func NewValidateConnectorDefinitionRequest(server string, body ValidateConnectorDefinitionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewValidateConnectorDefinitionRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewValidateConnectorDefinitionRequestWithBody constructs an http.Request for the ValidateConnectorDefinition method, with any body, and a specified content type
+func NewValidateConnectorDefinitionRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/connectors/_validate")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteConnectorRequest constructs an http.Request for the DeleteConnector method
+func NewDeleteConnectorRequest(server string, id ConnectorIdParam) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/connectors/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetConnectorRequest constructs an http.Request for the GetConnector method
+func NewGetConnectorRequest(server string, id ConnectorIdParam) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/connectors/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateConnectorRequest calls the generic UpdateConnector builder with application/json body
+func NewUpdateConnectorRequest(server string, id ConnectorIdParam, body UpdateConnectorJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateConnectorRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewUpdateConnectorRequestWithBody constructs an http.Request for the UpdateConnector method, with any body, and a specified content type
+func NewUpdateConnectorRequestWithBody(server string, id ConnectorIdParam, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/connectors/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDemoteConnectorRequest constructs an http.Request for the DemoteConnector method
+func NewDemoteConnectorRequest(server string, id ConnectorIdParam) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/connectors/%s/_demote", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListConnectorVersionsRequest constructs an http.Request for the ListConnectorVersions method
+func NewListConnectorVersionsRequest(server string, id ConnectorIdParam, params *ListConnectorVersionsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/connectors/%s/versions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateConnectorVersionRequest calls the generic CreateConnectorVersion builder with application/json body
+func NewCreateConnectorVersionRequest(server string, id ConnectorIdParam, body CreateConnectorVersionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateConnectorVersionRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewCreateConnectorVersionRequestWithBody constructs an http.Request for the CreateConnectorVersion method, with any body, and a specified content type
+func NewCreateConnectorVersionRequestWithBody(server string, id ConnectorIdParam, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/connectors/%s/versions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetConnectorVersionRequest constructs an http.Request for the GetConnectorVersion method
+func NewGetConnectorVersionRequest(server string, id ConnectorIdParam, version ConnectorVersionParam) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "version", version, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/connectors/%s/versions/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateConnectorVersionRequest calls the generic UpdateConnectorVersion builder with application/json body
+func NewUpdateConnectorVersionRequest(server string, id ConnectorIdParam, version ConnectorVersionParam, body UpdateConnectorVersionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateConnectorVersionRequestWithBody(server, id, version, "application/json", bodyReader)
+}
+
+// NewUpdateConnectorVersionRequestWithBody constructs an http.Request for the UpdateConnectorVersion method, with any body, and a specified content type
+func NewUpdateConnectorVersionRequestWithBody(server string, id ConnectorIdParam, version ConnectorVersionParam, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "version", version, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/connectors/%s/versions/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewArchiveConnectorVersionRequest constructs an http.Request for the ArchiveConnectorVersion method
+func NewArchiveConnectorVersionRequest(server string, id ConnectorIdParam, version ConnectorVersionParam) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "version", version, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/connectors/%s/versions/%s/_archive", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPromoteConnectorVersionRequest constructs an http.Request for the PromoteConnectorVersion method
+func NewPromoteConnectorVersionRequest(server string, id ConnectorIdParam, version ConnectorVersionParam) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "version", version, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/connectors/%s/versions/%s/_promote", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -2907,6 +4071,124 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /api/v1/actors/{id} (the `UpdateActor` operationId).
 	UpdateActorWithResponse(ctx context.Context, id ActorId, body UpdateActorJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateActorResponse, error)
 
+	// ListConnectorsWithResponse List the connectors the caller may list.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/connectors (the `ListConnectors` operationId).
+	ListConnectorsWithResponse(ctx context.Context, params *ListConnectorsParams, reqEditors ...RequestEditorFn) (*ListConnectorsResponse, error)
+
+	// CreateConnectorWithBodyWithResponse performs a POST /api/v1/connectors (the `CreateConnector` operationId) request,
+	// with any type of body and a specified content type.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	CreateConnectorWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConnectorResponse, error)
+
+	// CreateConnectorWithResponse performs a POST /api/v1/connectors (the `CreateConnector` operationId) request.
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	CreateConnectorWithResponse(ctx context.Context, body CreateConnectorJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConnectorResponse, error)
+
+	// ValidateConnectorDefinitionWithBodyWithResponse Check a connector definition without storing anything (any authenticated caller).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/connectors/_validate (the `ValidateConnectorDefinition` operationId).
+	ValidateConnectorDefinitionWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ValidateConnectorDefinitionResponse, error)
+
+	// ValidateConnectorDefinitionWithResponse Check a connector definition without storing anything (any authenticated caller).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/connectors/_validate (the `ValidateConnectorDefinition` operationId).
+	ValidateConnectorDefinitionWithResponse(ctx context.Context, body ValidateConnectorDefinitionJSONRequestBody, reqEditors ...RequestEditorFn) (*ValidateConnectorDefinitionResponse, error)
+
+	// DeleteConnectorWithResponse Delete a connector whose versions are all archived (or that has none).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/v1/connectors/{id} (the `DeleteConnector` operationId).
+	DeleteConnectorWithResponse(ctx context.Context, id ConnectorIdParam, reqEditors ...RequestEditorFn) (*DeleteConnectorResponse, error)
+
+	// GetConnectorWithResponse performs a GET /api/v1/connectors/{id} (the `GetConnector` operationId) request.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	GetConnectorWithResponse(ctx context.Context, id ConnectorIdParam, reqEditors ...RequestEditorFn) (*GetConnectorResponse, error)
+
+	// UpdateConnectorWithBodyWithResponse Replace the labels and/or annotations given.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/connectors/{id} (the `UpdateConnector` operationId).
+	UpdateConnectorWithBodyWithResponse(ctx context.Context, id ConnectorIdParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateConnectorResponse, error)
+
+	// UpdateConnectorWithResponse Replace the labels and/or annotations given.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/connectors/{id} (the `UpdateConnector` operationId).
+	UpdateConnectorWithResponse(ctx context.Context, id ConnectorIdParam, body UpdateConnectorJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateConnectorResponse, error)
+
+	// DemoteConnectorWithResponse Clear the primary version (connectors:promote); it becomes active, and the connector is offered for no new connections.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/connectors/{id}/_demote (the `DemoteConnector` operationId).
+	DemoteConnectorWithResponse(ctx context.Context, id ConnectorIdParam, reqEditors ...RequestEditorFn) (*DemoteConnectorResponse, error)
+
+	// ListConnectorVersionsWithResponse The versions of a connector, newest first.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/connectors/{id}/versions (the `ListConnectorVersions` operationId).
+	ListConnectorVersionsWithResponse(ctx context.Context, id ConnectorIdParam, params *ListConnectorVersionsParams, reqEditors ...RequestEditorFn) (*ListConnectorVersionsResponse, error)
+
+	// CreateConnectorVersionWithBodyWithResponse Add a draft version with the next number (connectors:update).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/connectors/{id}/versions (the `CreateConnectorVersion` operationId).
+	CreateConnectorVersionWithBodyWithResponse(ctx context.Context, id ConnectorIdParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConnectorVersionResponse, error)
+
+	// CreateConnectorVersionWithResponse Add a draft version with the next number (connectors:update).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/connectors/{id}/versions (the `CreateConnectorVersion` operationId).
+	CreateConnectorVersionWithResponse(ctx context.Context, id ConnectorIdParam, body CreateConnectorVersionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConnectorVersionResponse, error)
+
+	// GetConnectorVersionWithResponse performs a GET /api/v1/connectors/{id}/versions/{version} (the `GetConnectorVersion` operationId) request.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	GetConnectorVersionWithResponse(ctx context.Context, id ConnectorIdParam, version ConnectorVersionParam, reqEditors ...RequestEditorFn) (*GetConnectorVersionResponse, error)
+
+	// UpdateConnectorVersionWithBodyWithResponse Replace the definition (and client secret) of a draft that was never published (connectors:update); 409 once published.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/connectors/{id}/versions/{version} (the `UpdateConnectorVersion` operationId).
+	UpdateConnectorVersionWithBodyWithResponse(ctx context.Context, id ConnectorIdParam, version ConnectorVersionParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateConnectorVersionResponse, error)
+
+	// UpdateConnectorVersionWithResponse Replace the definition (and client secret) of a draft that was never published (connectors:update); 409 once published.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/connectors/{id}/versions/{version} (the `UpdateConnectorVersion` operationId).
+	UpdateConnectorVersionWithResponse(ctx context.Context, id ConnectorIdParam, version ConnectorVersionParam, body UpdateConnectorVersionJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateConnectorVersionResponse, error)
+
+	// ArchiveConnectorVersionWithResponse Archive a draft or active version (connectors:update); the primary cannot be archived.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/connectors/{id}/versions/{version}/_archive (the `ArchiveConnectorVersion` operationId).
+	ArchiveConnectorVersionWithResponse(ctx context.Context, id ConnectorIdParam, version ConnectorVersionParam, reqEditors ...RequestEditorFn) (*ArchiveConnectorVersionResponse, error)
+
+	// PromoteConnectorVersionWithResponse Make this draft or active version the primary (connectors:promote); the previous primary becomes active.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/connectors/{id}/versions/{version}/_promote (the `PromoteConnectorVersion` operationId).
+	PromoteConnectorVersionWithResponse(ctx context.Context, id ConnectorIdParam, version ConnectorVersionParam, reqEditors ...RequestEditorFn) (*PromoteConnectorVersionResponse, error)
+
 	// StartReencryptionWithResponse Start re-encrypting every stored value under its namespace's current key (permission keys:rotate on root).
 	//
 	// Re-encryption also starts by itself when a namespace's key assignment changes, a key
@@ -3363,6 +4645,623 @@ func (r UpdateActorResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateActorResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListConnectorsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ConnectorList
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListConnectorsResponse) GetJSON200() *ConnectorList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r ListConnectorsResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListConnectorsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListConnectorsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListConnectorsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListConnectorsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateConnectorResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Connector
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateConnectorResponse) GetJSON201() *Connector {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r CreateConnectorResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateConnectorResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateConnectorResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateConnectorResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateConnectorResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ValidateConnectorDefinitionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ConnectorValidation
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ValidateConnectorDefinitionResponse) GetJSON200() *ConnectorValidation {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r ValidateConnectorDefinitionResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ValidateConnectorDefinitionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ValidateConnectorDefinitionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ValidateConnectorDefinitionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ValidateConnectorDefinitionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteConnectorResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r DeleteConnectorResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteConnectorResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteConnectorResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteConnectorResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteConnectorResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetConnectorResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Connector
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetConnectorResponse) GetJSON200() *Connector {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r GetConnectorResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetConnectorResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetConnectorResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetConnectorResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetConnectorResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateConnectorResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Connector
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateConnectorResponse) GetJSON200() *Connector {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r UpdateConnectorResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateConnectorResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateConnectorResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateConnectorResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateConnectorResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DemoteConnectorResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Connector
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DemoteConnectorResponse) GetJSON200() *Connector {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r DemoteConnectorResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DemoteConnectorResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DemoteConnectorResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DemoteConnectorResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DemoteConnectorResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListConnectorVersionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ConnectorVersionList
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListConnectorVersionsResponse) GetJSON200() *ConnectorVersionList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r ListConnectorVersionsResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListConnectorVersionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListConnectorVersionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListConnectorVersionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListConnectorVersionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateConnectorVersionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ConnectorVersion
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateConnectorVersionResponse) GetJSON201() *ConnectorVersion {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r CreateConnectorVersionResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateConnectorVersionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateConnectorVersionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateConnectorVersionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateConnectorVersionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetConnectorVersionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ConnectorVersion
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetConnectorVersionResponse) GetJSON200() *ConnectorVersion {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r GetConnectorVersionResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetConnectorVersionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetConnectorVersionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetConnectorVersionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetConnectorVersionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateConnectorVersionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ConnectorVersion
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateConnectorVersionResponse) GetJSON200() *ConnectorVersion {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r UpdateConnectorVersionResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateConnectorVersionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateConnectorVersionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateConnectorVersionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateConnectorVersionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ArchiveConnectorVersionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ConnectorVersion
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ArchiveConnectorVersionResponse) GetJSON200() *ConnectorVersion {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r ArchiveConnectorVersionResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ArchiveConnectorVersionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ArchiveConnectorVersionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ArchiveConnectorVersionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ArchiveConnectorVersionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PromoteConnectorVersionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ConnectorVersion
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PromoteConnectorVersionResponse) GetJSON200() *ConnectorVersion {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r PromoteConnectorVersionResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PromoteConnectorVersionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PromoteConnectorVersionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PromoteConnectorVersionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PromoteConnectorVersionResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4528,6 +6427,232 @@ func (c *ClientWithResponses) UpdateActorWithResponse(ctx context.Context, id Ac
 	return ParseUpdateActorResponse(rsp)
 }
 
+// ListConnectorsWithResponse List the connectors the caller may list.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/connectors (the `ListConnectors` operationId).
+func (c *ClientWithResponses) ListConnectorsWithResponse(ctx context.Context, params *ListConnectorsParams, reqEditors ...RequestEditorFn) (*ListConnectorsResponse, error) {
+	rsp, err := c.ListConnectors(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListConnectorsResponse(rsp)
+}
+
+// CreateConnectorWithBodyWithResponse performs a POST /api/v1/connectors (the `CreateConnector` operationId) request,
+// with any type of body and a specified content type.
+//
+// Returns a wrapper object for the known response body format(s).
+func (c *ClientWithResponses) CreateConnectorWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConnectorResponse, error) {
+	rsp, err := c.CreateConnectorWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateConnectorResponse(rsp)
+}
+
+// CreateConnectorWithResponse performs a POST /api/v1/connectors (the `CreateConnector` operationId) request.
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+func (c *ClientWithResponses) CreateConnectorWithResponse(ctx context.Context, body CreateConnectorJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConnectorResponse, error) {
+	rsp, err := c.CreateConnector(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateConnectorResponse(rsp)
+}
+
+// ValidateConnectorDefinitionWithBodyWithResponse Check a connector definition without storing anything (any authenticated caller).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/connectors/_validate (the `ValidateConnectorDefinition` operationId).
+func (c *ClientWithResponses) ValidateConnectorDefinitionWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ValidateConnectorDefinitionResponse, error) {
+	rsp, err := c.ValidateConnectorDefinitionWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseValidateConnectorDefinitionResponse(rsp)
+}
+
+// ValidateConnectorDefinitionWithResponse Check a connector definition without storing anything (any authenticated caller).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/connectors/_validate (the `ValidateConnectorDefinition` operationId).
+func (c *ClientWithResponses) ValidateConnectorDefinitionWithResponse(ctx context.Context, body ValidateConnectorDefinitionJSONRequestBody, reqEditors ...RequestEditorFn) (*ValidateConnectorDefinitionResponse, error) {
+	rsp, err := c.ValidateConnectorDefinition(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseValidateConnectorDefinitionResponse(rsp)
+}
+
+// DeleteConnectorWithResponse Delete a connector whose versions are all archived (or that has none).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/v1/connectors/{id} (the `DeleteConnector` operationId).
+func (c *ClientWithResponses) DeleteConnectorWithResponse(ctx context.Context, id ConnectorIdParam, reqEditors ...RequestEditorFn) (*DeleteConnectorResponse, error) {
+	rsp, err := c.DeleteConnector(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteConnectorResponse(rsp)
+}
+
+// GetConnectorWithResponse performs a GET /api/v1/connectors/{id} (the `GetConnector` operationId) request.
+//
+// Returns a wrapper object for the known response body format(s).
+func (c *ClientWithResponses) GetConnectorWithResponse(ctx context.Context, id ConnectorIdParam, reqEditors ...RequestEditorFn) (*GetConnectorResponse, error) {
+	rsp, err := c.GetConnector(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetConnectorResponse(rsp)
+}
+
+// UpdateConnectorWithBodyWithResponse Replace the labels and/or annotations given.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/connectors/{id} (the `UpdateConnector` operationId).
+func (c *ClientWithResponses) UpdateConnectorWithBodyWithResponse(ctx context.Context, id ConnectorIdParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateConnectorResponse, error) {
+	rsp, err := c.UpdateConnectorWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateConnectorResponse(rsp)
+}
+
+// UpdateConnectorWithResponse Replace the labels and/or annotations given.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/connectors/{id} (the `UpdateConnector` operationId).
+func (c *ClientWithResponses) UpdateConnectorWithResponse(ctx context.Context, id ConnectorIdParam, body UpdateConnectorJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateConnectorResponse, error) {
+	rsp, err := c.UpdateConnector(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateConnectorResponse(rsp)
+}
+
+// DemoteConnectorWithResponse Clear the primary version (connectors:promote); it becomes active, and the connector is offered for no new connections.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/connectors/{id}/_demote (the `DemoteConnector` operationId).
+func (c *ClientWithResponses) DemoteConnectorWithResponse(ctx context.Context, id ConnectorIdParam, reqEditors ...RequestEditorFn) (*DemoteConnectorResponse, error) {
+	rsp, err := c.DemoteConnector(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDemoteConnectorResponse(rsp)
+}
+
+// ListConnectorVersionsWithResponse The versions of a connector, newest first.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/connectors/{id}/versions (the `ListConnectorVersions` operationId).
+func (c *ClientWithResponses) ListConnectorVersionsWithResponse(ctx context.Context, id ConnectorIdParam, params *ListConnectorVersionsParams, reqEditors ...RequestEditorFn) (*ListConnectorVersionsResponse, error) {
+	rsp, err := c.ListConnectorVersions(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListConnectorVersionsResponse(rsp)
+}
+
+// CreateConnectorVersionWithBodyWithResponse Add a draft version with the next number (connectors:update).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/connectors/{id}/versions (the `CreateConnectorVersion` operationId).
+func (c *ClientWithResponses) CreateConnectorVersionWithBodyWithResponse(ctx context.Context, id ConnectorIdParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateConnectorVersionResponse, error) {
+	rsp, err := c.CreateConnectorVersionWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateConnectorVersionResponse(rsp)
+}
+
+// CreateConnectorVersionWithResponse Add a draft version with the next number (connectors:update).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/connectors/{id}/versions (the `CreateConnectorVersion` operationId).
+func (c *ClientWithResponses) CreateConnectorVersionWithResponse(ctx context.Context, id ConnectorIdParam, body CreateConnectorVersionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConnectorVersionResponse, error) {
+	rsp, err := c.CreateConnectorVersion(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateConnectorVersionResponse(rsp)
+}
+
+// GetConnectorVersionWithResponse performs a GET /api/v1/connectors/{id}/versions/{version} (the `GetConnectorVersion` operationId) request.
+//
+// Returns a wrapper object for the known response body format(s).
+func (c *ClientWithResponses) GetConnectorVersionWithResponse(ctx context.Context, id ConnectorIdParam, version ConnectorVersionParam, reqEditors ...RequestEditorFn) (*GetConnectorVersionResponse, error) {
+	rsp, err := c.GetConnectorVersion(ctx, id, version, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetConnectorVersionResponse(rsp)
+}
+
+// UpdateConnectorVersionWithBodyWithResponse Replace the definition (and client secret) of a draft that was never published (connectors:update); 409 once published.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/connectors/{id}/versions/{version} (the `UpdateConnectorVersion` operationId).
+func (c *ClientWithResponses) UpdateConnectorVersionWithBodyWithResponse(ctx context.Context, id ConnectorIdParam, version ConnectorVersionParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateConnectorVersionResponse, error) {
+	rsp, err := c.UpdateConnectorVersionWithBody(ctx, id, version, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateConnectorVersionResponse(rsp)
+}
+
+// UpdateConnectorVersionWithResponse Replace the definition (and client secret) of a draft that was never published (connectors:update); 409 once published.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/connectors/{id}/versions/{version} (the `UpdateConnectorVersion` operationId).
+func (c *ClientWithResponses) UpdateConnectorVersionWithResponse(ctx context.Context, id ConnectorIdParam, version ConnectorVersionParam, body UpdateConnectorVersionJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateConnectorVersionResponse, error) {
+	rsp, err := c.UpdateConnectorVersion(ctx, id, version, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateConnectorVersionResponse(rsp)
+}
+
+// ArchiveConnectorVersionWithResponse Archive a draft or active version (connectors:update); the primary cannot be archived.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/connectors/{id}/versions/{version}/_archive (the `ArchiveConnectorVersion` operationId).
+func (c *ClientWithResponses) ArchiveConnectorVersionWithResponse(ctx context.Context, id ConnectorIdParam, version ConnectorVersionParam, reqEditors ...RequestEditorFn) (*ArchiveConnectorVersionResponse, error) {
+	rsp, err := c.ArchiveConnectorVersion(ctx, id, version, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseArchiveConnectorVersionResponse(rsp)
+}
+
+// PromoteConnectorVersionWithResponse Make this draft or active version the primary (connectors:promote); the previous primary becomes active.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/connectors/{id}/versions/{version}/_promote (the `PromoteConnectorVersion` operationId).
+func (c *ClientWithResponses) PromoteConnectorVersionWithResponse(ctx context.Context, id ConnectorIdParam, version ConnectorVersionParam, reqEditors ...RequestEditorFn) (*PromoteConnectorVersionResponse, error) {
+	rsp, err := c.PromoteConnectorVersion(ctx, id, version, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePromoteConnectorVersionResponse(rsp)
+}
+
 // StartReencryptionWithResponse Start re-encrypting every stored value under its namespace's current key (permission keys:rotate on root).
 //
 // Re-encryption also starts by itself when a namespace's key assignment changes, a key
@@ -5086,6 +7211,431 @@ func ParseUpdateActorResponse(rsp *http.Response) (*UpdateActorResponse, error) 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest Actor
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListConnectorsResponse parses an HTTP response from a ListConnectorsWithResponse call
+func ParseListConnectorsResponse(rsp *http.Response) (*ListConnectorsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListConnectorsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ConnectorList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateConnectorResponse parses an HTTP response from a CreateConnectorWithResponse call
+func ParseCreateConnectorResponse(rsp *http.Response) (*CreateConnectorResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateConnectorResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Connector
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseValidateConnectorDefinitionResponse parses an HTTP response from a ValidateConnectorDefinitionWithResponse call
+func ParseValidateConnectorDefinitionResponse(rsp *http.Response) (*ValidateConnectorDefinitionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ValidateConnectorDefinitionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ConnectorValidation
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteConnectorResponse parses an HTTP response from a DeleteConnectorWithResponse call
+func ParseDeleteConnectorResponse(rsp *http.Response) (*DeleteConnectorResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteConnectorResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetConnectorResponse parses an HTTP response from a GetConnectorWithResponse call
+func ParseGetConnectorResponse(rsp *http.Response) (*GetConnectorResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetConnectorResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Connector
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateConnectorResponse parses an HTTP response from a UpdateConnectorWithResponse call
+func ParseUpdateConnectorResponse(rsp *http.Response) (*UpdateConnectorResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateConnectorResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Connector
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDemoteConnectorResponse parses an HTTP response from a DemoteConnectorWithResponse call
+func ParseDemoteConnectorResponse(rsp *http.Response) (*DemoteConnectorResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DemoteConnectorResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Connector
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListConnectorVersionsResponse parses an HTTP response from a ListConnectorVersionsWithResponse call
+func ParseListConnectorVersionsResponse(rsp *http.Response) (*ListConnectorVersionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListConnectorVersionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ConnectorVersionList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateConnectorVersionResponse parses an HTTP response from a CreateConnectorVersionWithResponse call
+func ParseCreateConnectorVersionResponse(rsp *http.Response) (*CreateConnectorVersionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateConnectorVersionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ConnectorVersion
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetConnectorVersionResponse parses an HTTP response from a GetConnectorVersionWithResponse call
+func ParseGetConnectorVersionResponse(rsp *http.Response) (*GetConnectorVersionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetConnectorVersionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ConnectorVersion
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateConnectorVersionResponse parses an HTTP response from a UpdateConnectorVersionWithResponse call
+func ParseUpdateConnectorVersionResponse(rsp *http.Response) (*UpdateConnectorVersionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateConnectorVersionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ConnectorVersion
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseArchiveConnectorVersionResponse parses an HTTP response from a ArchiveConnectorVersionWithResponse call
+func ParseArchiveConnectorVersionResponse(rsp *http.Response) (*ArchiveConnectorVersionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ArchiveConnectorVersionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ConnectorVersion
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePromoteConnectorVersionResponse parses an HTTP response from a PromoteConnectorVersionWithResponse call
+func ParsePromoteConnectorVersionResponse(rsp *http.Response) (*PromoteConnectorVersionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PromoteConnectorVersionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ConnectorVersion
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -23,6 +23,30 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for ConnectorVersionState.
+const (
+	ConnectorVersionActive   ConnectorVersionState = "active"
+	ConnectorVersionArchived ConnectorVersionState = "archived"
+	ConnectorVersionDraft    ConnectorVersionState = "draft"
+	ConnectorVersionPrimary  ConnectorVersionState = "primary"
+)
+
+// Valid indicates whether the value is a known member of the ConnectorVersionState enum.
+func (e ConnectorVersionState) Valid() bool {
+	switch e {
+	case ConnectorVersionActive:
+		return true
+	case ConnectorVersionArchived:
+		return true
+	case ConnectorVersionDraft:
+		return true
+	case ConnectorVersionPrimary:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for KeyState.
 const (
 	KeyStateActive    KeyState = "active"
@@ -255,6 +279,121 @@ type ActorUpdate struct {
 
 // Annotations Free-form annotations (Kubernetes key rules; values up to 256 KiB in total).
 type Annotations map[string]string
+
+// Connector defines model for Connector.
+type Connector struct {
+	// Annotations Free-form annotations (Kubernetes key rules; values up to 256 KiB in total).
+	Annotations Annotations `json:"annotations"`
+	CreatedAt   time.Time   `json:"createdAt"`
+	Id          ConnectorId `json:"id"`
+
+	// Labels Kubernetes-style labels (key `[prefix/]name`, name ≤ 63 characters, value ≤ 63 characters).
+	Labels Labels `json:"labels"`
+
+	// LatestVersion The highest version number (0 before the first version).
+	LatestVersion int    `json:"latestVersion"`
+	Name          string `json:"name"`
+
+	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
+	Namespace NamespacePath `json:"namespace"`
+
+	// PrimaryVersion The number of the primary version; absent when none is primary.
+	PrimaryVersion *int      `json:"primaryVersion,omitempty"`
+	UpdatedAt      time.Time `json:"updatedAt"`
+}
+
+// ConnectorCreate defines model for ConnectorCreate.
+type ConnectorCreate struct {
+	// Annotations Free-form annotations (Kubernetes key rules; values up to 256 KiB in total).
+	Annotations *Annotations `json:"annotations,omitempty"`
+
+	// Labels Kubernetes-style labels (key `[prefix/]name`, name ≤ 63 characters, value ≤ 63 characters).
+	Labels *Labels `json:"labels,omitempty"`
+	Name   string  `json:"name"`
+
+	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
+	Namespace NamespacePath `json:"namespace"`
+}
+
+// ConnectorDefinitionInput defines model for ConnectorDefinitionInput.
+type ConnectorDefinitionInput struct {
+	// Definition The definition as YAML or JSON text, described by the JSON Schema served at `/schemas/connector-definition.json`.
+	Definition string `json:"definition"`
+}
+
+// ConnectorId defines model for ConnectorId.
+type ConnectorId = string
+
+// ConnectorList defines model for ConnectorList.
+type ConnectorList struct {
+	Items      []Connector `json:"items"`
+	NextCursor *string     `json:"nextCursor,omitempty"`
+}
+
+// ConnectorUpdate defines model for ConnectorUpdate.
+type ConnectorUpdate struct {
+	// Annotations Free-form annotations (Kubernetes key rules; values up to 256 KiB in total).
+	Annotations *Annotations `json:"annotations,omitempty"`
+
+	// Labels Kubernetes-style labels (key `[prefix/]name`, name ≤ 63 characters, value ≤ 63 characters).
+	Labels *Labels `json:"labels,omitempty"`
+}
+
+// ConnectorValidation defines model for ConnectorValidation.
+type ConnectorValidation struct {
+	Errors []DefinitionError `json:"errors"`
+	Valid  bool              `json:"valid"`
+}
+
+// ConnectorVersion defines model for ConnectorVersion.
+type ConnectorVersion struct {
+	ArchivedAt  *time.Time  `json:"archivedAt,omitempty"`
+	ConnectorId ConnectorId `json:"connectorId"`
+	CreatedAt   time.Time   `json:"createdAt"`
+
+	// Definition The definition, normalised to JSON.
+	Definition map[string]interface{} `json:"definition"`
+
+	// DefinitionHash `sha256:` and the hex SHA-256 of the normalised definition: equal hashes mean equal definitions, whatever their formatting.
+	DefinitionHash  string `json:"definitionHash"`
+	HasClientSecret bool   `json:"hasClientSecret"`
+
+	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
+	Namespace NamespacePath `json:"namespace"`
+
+	// PublishedAt When it first became primary; a published definition never changes.
+	PublishedAt *time.Time            `json:"publishedAt,omitempty"`
+	State       ConnectorVersionState `json:"state"`
+	UpdatedAt   time.Time             `json:"updatedAt"`
+	Version     int                   `json:"version"`
+}
+
+// ConnectorVersionCreate defines model for ConnectorVersionCreate.
+type ConnectorVersionCreate struct {
+	// ClientSecret The OAuth2 client secret (write-only; stored encrypted, never returned).
+	ClientSecret *string `json:"clientSecret,omitempty"`
+
+	// Definition The definition as YAML or JSON text, described by the JSON Schema served at `/schemas/connector-definition.json`.
+	Definition string `json:"definition"`
+}
+
+// ConnectorVersionList defines model for ConnectorVersionList.
+type ConnectorVersionList struct {
+	Items []ConnectorVersion `json:"items"`
+}
+
+// ConnectorVersionState defines model for ConnectorVersionState.
+type ConnectorVersionState string
+
+// DefinitionError defines model for DefinitionError.
+type DefinitionError struct {
+	// Field Dotted path of the field in the definition, such as `auth.oauth2.tokenUrl` or `display.categories[1]`.
+	Field string `json:"field"`
+
+	// Line Line in the submitted text, when known.
+	Line    *int   `json:"line,omitempty"`
+	Message string `json:"message"`
+}
 
 // EncryptionStatus defines model for EncryptionStatus.
 type EncryptionStatus struct {
@@ -556,6 +695,12 @@ type WhoAmI struct {
 	Permissions []Permission `json:"permissions"`
 }
 
+// ConnectorIdParam defines model for ConnectorIdParam.
+type ConnectorIdParam = ConnectorId
+
+// ConnectorVersionParam defines model for ConnectorVersionParam.
+type ConnectorVersionParam = int
+
 // Cursor defines model for Cursor.
 type Cursor = string
 
@@ -584,6 +729,26 @@ type ListActorsParams struct {
 
 	// Cursor The `nextCursor` of the previous page.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListConnectorsParams defines parameters for ListConnectors.
+type ListConnectorsParams struct {
+	// Namespace Only connectors directly in this namespace.
+	Namespace *NamespacePath `form:"namespace,omitempty" json:"namespace,omitempty"`
+
+	// LabelSelector Kubernetes-style label selector: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x,y)`, `a`, `!a`, comma-separated (all must hold).
+	LabelSelector *LabelSelector `form:"labelSelector,omitempty" json:"labelSelector,omitempty"`
+
+	// Limit Page size (default 50).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `nextCursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListConnectorVersionsParams defines parameters for ListConnectorVersions.
+type ListConnectorVersionsParams struct {
+	State *ConnectorVersionState `form:"state,omitempty" json:"state,omitempty"`
 }
 
 // GetEncryptionStatusParams defines parameters for GetEncryptionStatus.
@@ -628,6 +793,21 @@ type CreateActorJSONRequestBody = ActorCreate
 // UpdateActorJSONRequestBody defines body for UpdateActor for application/json ContentType.
 type UpdateActorJSONRequestBody = ActorUpdate
 
+// CreateConnectorJSONRequestBody defines body for CreateConnector for application/json ContentType.
+type CreateConnectorJSONRequestBody = ConnectorCreate
+
+// ValidateConnectorDefinitionJSONRequestBody defines body for ValidateConnectorDefinition for application/json ContentType.
+type ValidateConnectorDefinitionJSONRequestBody = ConnectorDefinitionInput
+
+// UpdateConnectorJSONRequestBody defines body for UpdateConnector for application/json ContentType.
+type UpdateConnectorJSONRequestBody = ConnectorUpdate
+
+// CreateConnectorVersionJSONRequestBody defines body for CreateConnectorVersion for application/json ContentType.
+type CreateConnectorVersionJSONRequestBody = ConnectorVersionCreate
+
+// UpdateConnectorVersionJSONRequestBody defines body for UpdateConnectorVersion for application/json ContentType.
+type UpdateConnectorVersionJSONRequestBody = ConnectorVersionCreate
+
 // CreateKeyJSONRequestBody defines body for CreateKey for application/json ContentType.
 type CreateKeyJSONRequestBody = KeyCreate
 
@@ -669,6 +849,45 @@ type ServerInterface interface {
 	// UpdateActor Replace the fields given (permissions, publicKeys, labels and annotations replace whole).
 	// (PATCH /api/v1/actors/{id})
 	UpdateActor(w http.ResponseWriter, r *http.Request, id ActorId)
+	// ListConnectors List the connectors the caller may list.
+	// (GET /api/v1/connectors)
+	ListConnectors(w http.ResponseWriter, r *http.Request, params ListConnectorsParams)
+
+	// (POST /api/v1/connectors)
+	CreateConnector(w http.ResponseWriter, r *http.Request)
+	// ValidateConnectorDefinition Check a connector definition without storing anything (any authenticated caller).
+	// (POST /api/v1/connectors/_validate)
+	ValidateConnectorDefinition(w http.ResponseWriter, r *http.Request)
+	// DeleteConnector Delete a connector whose versions are all archived (or that has none).
+	// (DELETE /api/v1/connectors/{id})
+	DeleteConnector(w http.ResponseWriter, r *http.Request, id ConnectorIdParam)
+
+	// (GET /api/v1/connectors/{id})
+	GetConnector(w http.ResponseWriter, r *http.Request, id ConnectorIdParam)
+	// UpdateConnector Replace the labels and/or annotations given.
+	// (PATCH /api/v1/connectors/{id})
+	UpdateConnector(w http.ResponseWriter, r *http.Request, id ConnectorIdParam)
+	// DemoteConnector Clear the primary version (connectors:promote); it becomes active, and the connector is offered for no new connections.
+	// (POST /api/v1/connectors/{id}/_demote)
+	DemoteConnector(w http.ResponseWriter, r *http.Request, id ConnectorIdParam)
+	// ListConnectorVersions The versions of a connector, newest first.
+	// (GET /api/v1/connectors/{id}/versions)
+	ListConnectorVersions(w http.ResponseWriter, r *http.Request, id ConnectorIdParam, params ListConnectorVersionsParams)
+	// CreateConnectorVersion Add a draft version with the next number (connectors:update).
+	// (POST /api/v1/connectors/{id}/versions)
+	CreateConnectorVersion(w http.ResponseWriter, r *http.Request, id ConnectorIdParam)
+
+	// (GET /api/v1/connectors/{id}/versions/{version})
+	GetConnectorVersion(w http.ResponseWriter, r *http.Request, id ConnectorIdParam, version ConnectorVersionParam)
+	// UpdateConnectorVersion Replace the definition (and client secret) of a draft that was never published (connectors:update); 409 once published.
+	// (PUT /api/v1/connectors/{id}/versions/{version})
+	UpdateConnectorVersion(w http.ResponseWriter, r *http.Request, id ConnectorIdParam, version ConnectorVersionParam)
+	// ArchiveConnectorVersion Archive a draft or active version (connectors:update); the primary cannot be archived.
+	// (POST /api/v1/connectors/{id}/versions/{version}/_archive)
+	ArchiveConnectorVersion(w http.ResponseWriter, r *http.Request, id ConnectorIdParam, version ConnectorVersionParam)
+	// PromoteConnectorVersion Make this draft or active version the primary (connectors:promote); the previous primary becomes active.
+	// (POST /api/v1/connectors/{id}/versions/{version}/_promote)
+	PromoteConnectorVersion(w http.ResponseWriter, r *http.Request, id ConnectorIdParam, version ConnectorVersionParam)
 	// StartReencryption Start re-encrypting every stored value under its namespace's current key (permission keys:rotate on root).
 	// (POST /api/v1/encryption/_reencrypt)
 	StartReencryption(w http.ResponseWriter, r *http.Request)
@@ -904,6 +1123,418 @@ func (siw *ServerInterfaceWrapper) UpdateActor(w http.ResponseWriter, r *http.Re
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.UpdateActor(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListConnectors operation middleware
+func (siw *ServerInterfaceWrapper) ListConnectors(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListConnectorsParams
+
+	// ------------- Optional query parameter "namespace" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "namespace", r.URL.Query(), &params.Namespace, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "namespace"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "namespace", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "labelSelector" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "labelSelector", r.URL.Query(), &params.LabelSelector, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "labelSelector"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "labelSelector", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListConnectors(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateConnector operation middleware
+func (siw *ServerInterfaceWrapper) CreateConnector(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateConnector(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ValidateConnectorDefinition operation middleware
+func (siw *ServerInterfaceWrapper) ValidateConnectorDefinition(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ValidateConnectorDefinition(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteConnector operation middleware
+func (siw *ServerInterfaceWrapper) DeleteConnector(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ConnectorIdParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteConnector(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetConnector operation middleware
+func (siw *ServerInterfaceWrapper) GetConnector(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ConnectorIdParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetConnector(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateConnector operation middleware
+func (siw *ServerInterfaceWrapper) UpdateConnector(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ConnectorIdParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateConnector(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DemoteConnector operation middleware
+func (siw *ServerInterfaceWrapper) DemoteConnector(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ConnectorIdParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DemoteConnector(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListConnectorVersions operation middleware
+func (siw *ServerInterfaceWrapper) ListConnectorVersions(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ConnectorIdParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListConnectorVersionsParams
+
+	// ------------- Optional query parameter "state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "state", r.URL.Query(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "state"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "state", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListConnectorVersions(w, r, id, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateConnectorVersion operation middleware
+func (siw *ServerInterfaceWrapper) CreateConnectorVersion(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ConnectorIdParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateConnectorVersion(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetConnectorVersion operation middleware
+func (siw *ServerInterfaceWrapper) GetConnectorVersion(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ConnectorIdParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "version" -------------
+	var version ConnectorVersionParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "version", mux.Vars(r)["version"], &version, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "version", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetConnectorVersion(w, r, id, version)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateConnectorVersion operation middleware
+func (siw *ServerInterfaceWrapper) UpdateConnectorVersion(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ConnectorIdParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "version" -------------
+	var version ConnectorVersionParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "version", mux.Vars(r)["version"], &version, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "version", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateConnectorVersion(w, r, id, version)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ArchiveConnectorVersion operation middleware
+func (siw *ServerInterfaceWrapper) ArchiveConnectorVersion(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ConnectorIdParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "version" -------------
+	var version ConnectorVersionParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "version", mux.Vars(r)["version"], &version, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "version", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ArchiveConnectorVersion(w, r, id, version)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// PromoteConnectorVersion operation middleware
+func (siw *ServerInterfaceWrapper) PromoteConnectorVersion(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ConnectorIdParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "version" -------------
+	var version ConnectorVersionParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "version", mux.Vars(r)["version"], &version, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "version", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.PromoteConnectorVersion(w, r, id, version)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1765,6 +2396,32 @@ func HandlerWithOptions(si ServerInterface, options GorillaServerOptions) http.H
 
 	r.HandleFunc(options.BaseURL+"/api/v1/namespaces/{path}/key", wrapper.AssignNamespaceKey).Methods(http.MethodPut)
 
+	r.HandleFunc(options.BaseURL+"/api/v1/connectors", wrapper.ListConnectors).Methods(http.MethodGet)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/connectors", wrapper.CreateConnector).Methods(http.MethodPost)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/connectors/_validate", wrapper.ValidateConnectorDefinition).Methods(http.MethodPost)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/connectors/{id}", wrapper.DeleteConnector).Methods(http.MethodDelete)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/connectors/{id}", wrapper.GetConnector).Methods(http.MethodGet)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/connectors/{id}", wrapper.UpdateConnector).Methods(http.MethodPatch)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/connectors/{id}/_demote", wrapper.DemoteConnector).Methods(http.MethodPost)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/connectors/{id}/versions", wrapper.ListConnectorVersions).Methods(http.MethodGet)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/connectors/{id}/versions", wrapper.CreateConnectorVersion).Methods(http.MethodPost)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/connectors/{id}/versions/{version}", wrapper.GetConnectorVersion).Methods(http.MethodGet)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/connectors/{id}/versions/{version}", wrapper.UpdateConnectorVersion).Methods(http.MethodPut)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/connectors/{id}/versions/{version}/_promote", wrapper.PromoteConnectorVersion).Methods(http.MethodPost)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/connectors/{id}/versions/{version}/_archive", wrapper.ArchiveConnectorVersion).Methods(http.MethodPost)
+
 	r.HandleFunc(options.BaseURL+"/api/v1/encryption/status", wrapper.GetEncryptionStatus).Methods(http.MethodGet)
 
 	return r
@@ -1951,6 +2608,515 @@ type UpdateActordefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response UpdateActordefaultApplicationProblemPlusJSONResponse) VisitUpdateActorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConnectorsRequestObject struct {
+	Params ListConnectorsParams
+}
+
+type ListConnectorsResponseObject interface {
+	VisitListConnectorsResponse(w http.ResponseWriter) error
+}
+
+type ListConnectors200JSONResponse ConnectorList
+
+func (response ListConnectors200JSONResponse) VisitListConnectorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConnectorsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListConnectorsdefaultApplicationProblemPlusJSONResponse) VisitListConnectorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateConnectorRequestObject struct {
+	Body *CreateConnectorJSONRequestBody
+}
+
+type CreateConnectorResponseObject interface {
+	VisitCreateConnectorResponse(w http.ResponseWriter) error
+}
+
+type CreateConnector201JSONResponse Connector
+
+func (response CreateConnector201JSONResponse) VisitCreateConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateConnectordefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateConnectordefaultApplicationProblemPlusJSONResponse) VisitCreateConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ValidateConnectorDefinitionRequestObject struct {
+	Body *ValidateConnectorDefinitionJSONRequestBody
+}
+
+type ValidateConnectorDefinitionResponseObject interface {
+	VisitValidateConnectorDefinitionResponse(w http.ResponseWriter) error
+}
+
+type ValidateConnectorDefinition200JSONResponse ConnectorValidation
+
+func (response ValidateConnectorDefinition200JSONResponse) VisitValidateConnectorDefinitionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ValidateConnectorDefinitiondefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ValidateConnectorDefinitiondefaultApplicationProblemPlusJSONResponse) VisitValidateConnectorDefinitionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteConnectorRequestObject struct {
+	Id ConnectorIdParam `json:"id"`
+}
+
+type DeleteConnectorResponseObject interface {
+	VisitDeleteConnectorResponse(w http.ResponseWriter) error
+}
+
+type DeleteConnector204Response struct {
+}
+
+func (response DeleteConnector204Response) VisitDeleteConnectorResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteConnectordefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DeleteConnectordefaultApplicationProblemPlusJSONResponse) VisitDeleteConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConnectorRequestObject struct {
+	Id ConnectorIdParam `json:"id"`
+}
+
+type GetConnectorResponseObject interface {
+	VisitGetConnectorResponse(w http.ResponseWriter) error
+}
+
+type GetConnector200JSONResponse Connector
+
+func (response GetConnector200JSONResponse) VisitGetConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConnectordefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetConnectordefaultApplicationProblemPlusJSONResponse) VisitGetConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateConnectorRequestObject struct {
+	Id   ConnectorIdParam `json:"id"`
+	Body *UpdateConnectorJSONRequestBody
+}
+
+type UpdateConnectorResponseObject interface {
+	VisitUpdateConnectorResponse(w http.ResponseWriter) error
+}
+
+type UpdateConnector200JSONResponse Connector
+
+func (response UpdateConnector200JSONResponse) VisitUpdateConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateConnectordefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UpdateConnectordefaultApplicationProblemPlusJSONResponse) VisitUpdateConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DemoteConnectorRequestObject struct {
+	Id ConnectorIdParam `json:"id"`
+}
+
+type DemoteConnectorResponseObject interface {
+	VisitDemoteConnectorResponse(w http.ResponseWriter) error
+}
+
+type DemoteConnector200JSONResponse Connector
+
+func (response DemoteConnector200JSONResponse) VisitDemoteConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DemoteConnectordefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DemoteConnectordefaultApplicationProblemPlusJSONResponse) VisitDemoteConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConnectorVersionsRequestObject struct {
+	Id     ConnectorIdParam `json:"id"`
+	Params ListConnectorVersionsParams
+}
+
+type ListConnectorVersionsResponseObject interface {
+	VisitListConnectorVersionsResponse(w http.ResponseWriter) error
+}
+
+type ListConnectorVersions200JSONResponse ConnectorVersionList
+
+func (response ListConnectorVersions200JSONResponse) VisitListConnectorVersionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConnectorVersionsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListConnectorVersionsdefaultApplicationProblemPlusJSONResponse) VisitListConnectorVersionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateConnectorVersionRequestObject struct {
+	Id   ConnectorIdParam `json:"id"`
+	Body *CreateConnectorVersionJSONRequestBody
+}
+
+type CreateConnectorVersionResponseObject interface {
+	VisitCreateConnectorVersionResponse(w http.ResponseWriter) error
+}
+
+type CreateConnectorVersion201JSONResponse ConnectorVersion
+
+func (response CreateConnectorVersion201JSONResponse) VisitCreateConnectorVersionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateConnectorVersiondefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateConnectorVersiondefaultApplicationProblemPlusJSONResponse) VisitCreateConnectorVersionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConnectorVersionRequestObject struct {
+	Id      ConnectorIdParam      `json:"id"`
+	Version ConnectorVersionParam `json:"version"`
+}
+
+type GetConnectorVersionResponseObject interface {
+	VisitGetConnectorVersionResponse(w http.ResponseWriter) error
+}
+
+type GetConnectorVersion200JSONResponse ConnectorVersion
+
+func (response GetConnectorVersion200JSONResponse) VisitGetConnectorVersionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConnectorVersiondefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetConnectorVersiondefaultApplicationProblemPlusJSONResponse) VisitGetConnectorVersionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateConnectorVersionRequestObject struct {
+	Id      ConnectorIdParam      `json:"id"`
+	Version ConnectorVersionParam `json:"version"`
+	Body    *UpdateConnectorVersionJSONRequestBody
+}
+
+type UpdateConnectorVersionResponseObject interface {
+	VisitUpdateConnectorVersionResponse(w http.ResponseWriter) error
+}
+
+type UpdateConnectorVersion200JSONResponse ConnectorVersion
+
+func (response UpdateConnectorVersion200JSONResponse) VisitUpdateConnectorVersionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateConnectorVersiondefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UpdateConnectorVersiondefaultApplicationProblemPlusJSONResponse) VisitUpdateConnectorVersionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ArchiveConnectorVersionRequestObject struct {
+	Id      ConnectorIdParam      `json:"id"`
+	Version ConnectorVersionParam `json:"version"`
+}
+
+type ArchiveConnectorVersionResponseObject interface {
+	VisitArchiveConnectorVersionResponse(w http.ResponseWriter) error
+}
+
+type ArchiveConnectorVersion200JSONResponse ConnectorVersion
+
+func (response ArchiveConnectorVersion200JSONResponse) VisitArchiveConnectorVersionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ArchiveConnectorVersiondefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ArchiveConnectorVersiondefaultApplicationProblemPlusJSONResponse) VisitArchiveConnectorVersionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PromoteConnectorVersionRequestObject struct {
+	Id      ConnectorIdParam      `json:"id"`
+	Version ConnectorVersionParam `json:"version"`
+}
+
+type PromoteConnectorVersionResponseObject interface {
+	VisitPromoteConnectorVersionResponse(w http.ResponseWriter) error
+}
+
+type PromoteConnectorVersion200JSONResponse ConnectorVersion
+
+func (response PromoteConnectorVersion200JSONResponse) VisitPromoteConnectorVersionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PromoteConnectorVersiondefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response PromoteConnectorVersiondefaultApplicationProblemPlusJSONResponse) VisitPromoteConnectorVersionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -2860,6 +4026,45 @@ type StrictServerInterface interface {
 	// UpdateActor Replace the fields given (permissions, publicKeys, labels and annotations replace whole).
 	// (PATCH /api/v1/actors/{id})
 	UpdateActor(ctx context.Context, request UpdateActorRequestObject) (UpdateActorResponseObject, error)
+	// ListConnectors List the connectors the caller may list.
+	// (GET /api/v1/connectors)
+	ListConnectors(ctx context.Context, request ListConnectorsRequestObject) (ListConnectorsResponseObject, error)
+
+	// (POST /api/v1/connectors)
+	CreateConnector(ctx context.Context, request CreateConnectorRequestObject) (CreateConnectorResponseObject, error)
+	// ValidateConnectorDefinition Check a connector definition without storing anything (any authenticated caller).
+	// (POST /api/v1/connectors/_validate)
+	ValidateConnectorDefinition(ctx context.Context, request ValidateConnectorDefinitionRequestObject) (ValidateConnectorDefinitionResponseObject, error)
+	// DeleteConnector Delete a connector whose versions are all archived (or that has none).
+	// (DELETE /api/v1/connectors/{id})
+	DeleteConnector(ctx context.Context, request DeleteConnectorRequestObject) (DeleteConnectorResponseObject, error)
+
+	// (GET /api/v1/connectors/{id})
+	GetConnector(ctx context.Context, request GetConnectorRequestObject) (GetConnectorResponseObject, error)
+	// UpdateConnector Replace the labels and/or annotations given.
+	// (PATCH /api/v1/connectors/{id})
+	UpdateConnector(ctx context.Context, request UpdateConnectorRequestObject) (UpdateConnectorResponseObject, error)
+	// DemoteConnector Clear the primary version (connectors:promote); it becomes active, and the connector is offered for no new connections.
+	// (POST /api/v1/connectors/{id}/_demote)
+	DemoteConnector(ctx context.Context, request DemoteConnectorRequestObject) (DemoteConnectorResponseObject, error)
+	// ListConnectorVersions The versions of a connector, newest first.
+	// (GET /api/v1/connectors/{id}/versions)
+	ListConnectorVersions(ctx context.Context, request ListConnectorVersionsRequestObject) (ListConnectorVersionsResponseObject, error)
+	// CreateConnectorVersion Add a draft version with the next number (connectors:update).
+	// (POST /api/v1/connectors/{id}/versions)
+	CreateConnectorVersion(ctx context.Context, request CreateConnectorVersionRequestObject) (CreateConnectorVersionResponseObject, error)
+
+	// (GET /api/v1/connectors/{id}/versions/{version})
+	GetConnectorVersion(ctx context.Context, request GetConnectorVersionRequestObject) (GetConnectorVersionResponseObject, error)
+	// UpdateConnectorVersion Replace the definition (and client secret) of a draft that was never published (connectors:update); 409 once published.
+	// (PUT /api/v1/connectors/{id}/versions/{version})
+	UpdateConnectorVersion(ctx context.Context, request UpdateConnectorVersionRequestObject) (UpdateConnectorVersionResponseObject, error)
+	// ArchiveConnectorVersion Archive a draft or active version (connectors:update); the primary cannot be archived.
+	// (POST /api/v1/connectors/{id}/versions/{version}/_archive)
+	ArchiveConnectorVersion(ctx context.Context, request ArchiveConnectorVersionRequestObject) (ArchiveConnectorVersionResponseObject, error)
+	// PromoteConnectorVersion Make this draft or active version the primary (connectors:promote); the previous primary becomes active.
+	// (POST /api/v1/connectors/{id}/versions/{version}/_promote)
+	PromoteConnectorVersion(ctx context.Context, request PromoteConnectorVersionRequestObject) (PromoteConnectorVersionResponseObject, error)
 	// StartReencryption Start re-encrypting every stored value under its namespace's current key (permission keys:rotate on root).
 	// (POST /api/v1/encryption/_reencrypt)
 	StartReencryption(ctx context.Context, request StartReencryptionRequestObject) (StartReencryptionResponseObject, error)
@@ -3105,6 +4310,380 @@ func (sh *strictHandler) UpdateActor(w http.ResponseWriter, r *http.Request, id 
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(UpdateActorResponseObject); ok {
 		if err := validResponse.VisitUpdateActorResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListConnectors operation middleware
+func (sh *strictHandler) ListConnectors(w http.ResponseWriter, r *http.Request, params ListConnectorsParams) {
+	var request ListConnectorsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListConnectors(ctx, request.(ListConnectorsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListConnectors")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListConnectorsResponseObject); ok {
+		if err := validResponse.VisitListConnectorsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateConnector operation middleware
+func (sh *strictHandler) CreateConnector(w http.ResponseWriter, r *http.Request) {
+	var request CreateConnectorRequestObject
+
+	var body CreateConnectorJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateConnector(ctx, request.(CreateConnectorRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateConnector")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateConnectorResponseObject); ok {
+		if err := validResponse.VisitCreateConnectorResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ValidateConnectorDefinition operation middleware
+func (sh *strictHandler) ValidateConnectorDefinition(w http.ResponseWriter, r *http.Request) {
+	var request ValidateConnectorDefinitionRequestObject
+
+	var body ValidateConnectorDefinitionJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ValidateConnectorDefinition(ctx, request.(ValidateConnectorDefinitionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ValidateConnectorDefinition")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ValidateConnectorDefinitionResponseObject); ok {
+		if err := validResponse.VisitValidateConnectorDefinitionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteConnector operation middleware
+func (sh *strictHandler) DeleteConnector(w http.ResponseWriter, r *http.Request, id ConnectorIdParam) {
+	var request DeleteConnectorRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteConnector(ctx, request.(DeleteConnectorRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteConnector")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteConnectorResponseObject); ok {
+		if err := validResponse.VisitDeleteConnectorResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetConnector operation middleware
+func (sh *strictHandler) GetConnector(w http.ResponseWriter, r *http.Request, id ConnectorIdParam) {
+	var request GetConnectorRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetConnector(ctx, request.(GetConnectorRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetConnector")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetConnectorResponseObject); ok {
+		if err := validResponse.VisitGetConnectorResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateConnector operation middleware
+func (sh *strictHandler) UpdateConnector(w http.ResponseWriter, r *http.Request, id ConnectorIdParam) {
+	var request UpdateConnectorRequestObject
+
+	request.Id = id
+
+	var body UpdateConnectorJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateConnector(ctx, request.(UpdateConnectorRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateConnector")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateConnectorResponseObject); ok {
+		if err := validResponse.VisitUpdateConnectorResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DemoteConnector operation middleware
+func (sh *strictHandler) DemoteConnector(w http.ResponseWriter, r *http.Request, id ConnectorIdParam) {
+	var request DemoteConnectorRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DemoteConnector(ctx, request.(DemoteConnectorRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DemoteConnector")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DemoteConnectorResponseObject); ok {
+		if err := validResponse.VisitDemoteConnectorResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListConnectorVersions operation middleware
+func (sh *strictHandler) ListConnectorVersions(w http.ResponseWriter, r *http.Request, id ConnectorIdParam, params ListConnectorVersionsParams) {
+	var request ListConnectorVersionsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListConnectorVersions(ctx, request.(ListConnectorVersionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListConnectorVersions")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListConnectorVersionsResponseObject); ok {
+		if err := validResponse.VisitListConnectorVersionsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateConnectorVersion operation middleware
+func (sh *strictHandler) CreateConnectorVersion(w http.ResponseWriter, r *http.Request, id ConnectorIdParam) {
+	var request CreateConnectorVersionRequestObject
+
+	request.Id = id
+
+	var body CreateConnectorVersionJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateConnectorVersion(ctx, request.(CreateConnectorVersionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateConnectorVersion")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateConnectorVersionResponseObject); ok {
+		if err := validResponse.VisitCreateConnectorVersionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetConnectorVersion operation middleware
+func (sh *strictHandler) GetConnectorVersion(w http.ResponseWriter, r *http.Request, id ConnectorIdParam, version ConnectorVersionParam) {
+	var request GetConnectorVersionRequestObject
+
+	request.Id = id
+	request.Version = version
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetConnectorVersion(ctx, request.(GetConnectorVersionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetConnectorVersion")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetConnectorVersionResponseObject); ok {
+		if err := validResponse.VisitGetConnectorVersionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateConnectorVersion operation middleware
+func (sh *strictHandler) UpdateConnectorVersion(w http.ResponseWriter, r *http.Request, id ConnectorIdParam, version ConnectorVersionParam) {
+	var request UpdateConnectorVersionRequestObject
+
+	request.Id = id
+	request.Version = version
+
+	var body UpdateConnectorVersionJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateConnectorVersion(ctx, request.(UpdateConnectorVersionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateConnectorVersion")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateConnectorVersionResponseObject); ok {
+		if err := validResponse.VisitUpdateConnectorVersionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ArchiveConnectorVersion operation middleware
+func (sh *strictHandler) ArchiveConnectorVersion(w http.ResponseWriter, r *http.Request, id ConnectorIdParam, version ConnectorVersionParam) {
+	var request ArchiveConnectorVersionRequestObject
+
+	request.Id = id
+	request.Version = version
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ArchiveConnectorVersion(ctx, request.(ArchiveConnectorVersionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ArchiveConnectorVersion")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ArchiveConnectorVersionResponseObject); ok {
+		if err := validResponse.VisitArchiveConnectorVersionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// PromoteConnectorVersion operation middleware
+func (sh *strictHandler) PromoteConnectorVersion(w http.ResponseWriter, r *http.Request, id ConnectorIdParam, version ConnectorVersionParam) {
+	var request PromoteConnectorVersionRequestObject
+
+	request.Id = id
+	request.Version = version
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.PromoteConnectorVersion(ctx, request.(PromoteConnectorVersionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PromoteConnectorVersion")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(PromoteConnectorVersionResponseObject); ok {
+		if err := validResponse.VisitPromoteConnectorVersionResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -3770,108 +5349,129 @@ func (sh *strictHandler) Whoami(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7D3bbhtHlr9yhjNAyEyLkm3ZO5EwwCqJk/E4yQiWJwbW9LqL3YdkWc2qTlW1JI4hYJ8WmNf9ht39sHzJ",
-	"4pyqvpHNi2zKyQ7mJab6UnXq3K+d971Ez3OtUDnbO3nfy4URc3Ro+K+vCmO1oV8p2sTI3Emteie9lzOE",
-	"WOGN8w/EoCfgZgi5wSupCwu5mOKwF/UkPf1TgWbRi3pKzLF30kv8olHPJjOcC1p9Lm6+QzV1s97Jg6OH",
-	"x1HPLXJ61Doj1bR3exv1nuPiWXpO0NELvG4u3KxeVqa9qGfwp0IaTHsnzhTY3OJ3Bie9k95vD+vzHvq7",
-	"9pDX5l2+E2PMLjDDxHWd+3kxRqPQoT2wbpEhZPQ82PDCCcTij+M4on/Cv78J/4JU0L+JFgP/l9KudYH+",
-	"8xv6b6Lnc3FgkejgMIW+yDKYF9bBTGfpYB1Osxbca1B7fPTFky7Ufifn0q0e9lxMEaz8G0I/xYkoMgeP",
-	"j9ZDwIss7Sznxbx38vjoKOrNpfJ/PahAkMrhFA3D8IOYo81FgufCzSoytwGqngGifAQTbQBvxDzPEGKj",
-	"tRs6VEI5OxTJHOMK0jafhL8+jFNaYPZuCXKDNtfKIgvMudHjDBn2RCuHivEq8jyTiaBjHOb+id+/s3Sm",
-	"9zvuW67LO7axcqbgxTdfwRfHj/8FwuJDRml4l5Y+K9k5NzpH46SHViilHYNltwFw1nj0NuolBok9z/h4",
-	"E23mwvVOeqlweODkHHsrbBb18MahUSJ7lm7b62n95G1Ecr0NNjqdf5jlYOthvvNP3ZY88X4VWlUS+o4c",
-	"EfVyNHNpbYlU6XC+FaDz6h1aIQAjjBELXrEYZzJ5jgu7KhMvcCqtQ4Mp+MfgEhcWhIWpvEIF/b/kqC4u",
-	"/gSxKNxMG/k3TN/SIzFkUqEFbeD86feDCK6lm4EtjNGFSqWawvVMuiBvzsj5HFOWqPI8KyhbBrvI07vx",
-	"yG1TKl97hV7TocVBgXJtbLcwVfFC1GLzJus2QXxTQaPH7zBxdADmq6/4cZaWNJW0iMjOG1I0EZnFaG+C",
-	"9aFS8qGM3zAPDx8/jn5dgjAXN8/8Ww+OyIZsFoxqg6Y38eTRH47Z+FRXOs7Y2md5myWuXMOQa/nHE7IB",
-	"0pPjiGwQvdk76f27SNzb12cH/yYO/nZ08MWb3/+uS3fySt9J61Z1eHXqnfDrDUGHsNbOXIdsLwsm77T2",
-	"xH9lofpkEnNvnP+Pw7+rdGpju5tOHSq+bXu+MYgHpNihQT3o104y2SIwRYb2FK5EVqCFIgen4eHjJ/Bc",
-	"fklOsdNOZOxVrkD5VCVmwZtdOOEK+7HMv7zeC33dJQoGsXpw25IvGs/+WY/vICpdwKycL9FZMVedpEh0",
-	"odqWVSr35Li36l1HvUtc/IiGuNJro9Vgjgh15R8BiyIj+08BnafaKeA8dwt2uAMd3Uw4EAYpkqFrMgVU",
-	"V5jpHO2wt82OrPoOYpzhds3jH4tKvLTdg9YpSwR1or5lY1eRkYgsQ3OQzLRFBTKl6FYoEKTcIiiU/KlA",
-	"dpekAuksVEDQwZfVSlt0G4q/VvrDt//6+5M/HqzR/d9IzNKnxnQ58BO6130IPZmg9+P4IfIIBaTaUVBJ",
-	"IRD0Y685hyLPKfxsqLvXR2+GV2jGNh6Qf1jlBPikndSdo7ViugMFPcT1C130eY6LXzhWSQpjULnATt0I",
-	"VsV8jKbMfIQ3KiHqH4FWCUKK1hm9wLSp4hqiuT26CcmJX0VsY3Vhtr/2HBcX/kF6xQVnoI3BuEJM7COW",
-	"mbhCGCMqYL2oD+zMYJpiegJKKwx4lqbEsAWdo7Ig1IIEcUroRVXMiclE4uQVEbbapMFnAQ9R7+aAnj+4",
-	"EoYRQi8S5ATvWblAeeHreqH7iGxCMBPQu8J/JRb3ENM8x8WZtXKq7uifXTIX7pxHa57Wv7oRmHlIlLT3",
-	"xMkEmRDPy827DRfJX4VNKCxa6JNe1teK1BffRmHQOhAqQeu0+cwOTkEVWQZzFMryM9NMj0UGRmtHyxJD",
-	"0RPeMvkk0YooXW6GTPDpMCWfx81kw1SQ4cBscgpibElvXM9QeUaXO9jPu6SoNoQvbfyuodAnDoDvquXm",
-	"wqGRItuBN78vH+2OAp482upof0LNuYFubW2xhmxBY92RbolWE2k6cq/fF9YB/lSIjGWFmFumnYyamsWL",
-	"osNm/kVlCzCYa+NOS7NI3mOpvMNCY60zFGoFASVkm4/7gtdfVSW1IViB6xvCA7u2AlJD8YrqAodlfQf6",
-	"ceZLGRRp6dK2t7tw2mBautHka2Pqc28Br5/ZysRFkKMB7+xGDd0hVNr02FtpuT0EQDX4Lyk42ynIWNX5",
-	"LfPbwsnqDmuIui13comL7bmT57jYR+YkkPZ+8iZN5bTCMV8Ki0+OoW+dUKkwFGglmjz7ATlFeCMSly3g",
-	"0UMYLyjm1hPmjVIvDuEHvEIDBl1hlM/hbim3Rb1rIx2SwHrD5yF8od3dDcEHqefbbhRdVDp0IwBt7L2a",
-	"ocFKZ5XgQKLnaGFi9HwI8RQVcrktZtGKpcqkwuCYKsQUNCmvmP4+8b5WPFJSBY+0jv8gRnVFwdREZhgW",
-	"E9f2rcXEoLNv50KJKZoYiP0ZKIvmCs1n7KyMFKoraTS7QxHQGpyfV+iutbmMwGrg3SmqI1dBZFZD4DDb",
-	"Bg+08jWxeKT6QpGzbITTZnBKHjO9jKT2pugsHB89ojPQqrE3KsNLqdJ4OCLXc8kPlCrd2Yo9p4dvI19U",
-	"/phMk1+uDkTtCaC6gvhKmPiUEQUxBbXxKXSgG2J/4a1MiTYGp1Ir+oUqzbVUjn4HXfrWOjFFuvDOavX2",
-	"EhfxEH4gfJGFqBiFSevZpCN1tawMCQ1vNvH084DVMoCp9uESJu3C0c1VL+rRYcn/Xz3mHWIc3vTbxibV",
-	"xWflbtWVp7xt9ec3fv/q77NXFxceju9LMPzJftVp4DUaphHwL/lFd88hyB1SbTKFfnx59fbn//jfeOBz",
-	"asEjCP7B2oSLzz40RKeRU6hC7i1CGk7LAe6aGNXvUsefNR7ebMTgnixuSY/bLUWZjZa1dcyGkIUgm1Wc",
-	"b1vhtgDHi35Q7qC501fV6ks3zuvNlu68qPZeutHOPnxXcfoHatPuLhYLfWLN+HVucCJvDt/QyWLvdsLP",
-	"f/9vePIIkpkwIiEFHHkOXb3Rncr/oRk4/YKJvbtGl9wsctdY72PTQ6FD5aNzPRVgv/IQ/gOQ3IWxjSjY",
-	"h0KqmXhrILDUSWWwTvLMtUHg/WCis0xfD7fnC9eqtzZaVjb+WrtGLxmn/a0Thh1I4YKDeAoWp+RyWnKP",
-	"kxnEr31A9fZN+ePgzefxSnFje7qkgu7/nS/QqOPeDehWhmilUYuDtUYg7/vYtPHe6/Dzz2N2M7mVkohF",
-	"XiZFbz7FDWPM9DVIt0KKJ1tJYdB79s/SjiaiV8SXuWfSyMc6boYWoXwLZGpbWYbNVa6trUHlurvL3ovw",
-	"Bqf8pCrL3atLc91q52V/RDPesuSGRFx9jHLfLhlt9AQuJ6WckFmnwUZjtNn9GI0aYQe2pbJOqDWVVzob",
-	"WudTLSt3bVV4X3UznXQZbugEW+F/+OuLZ2BwggZVgmXI6fuGGUVAL0I/FmNduJNxJtRl7JUmh8oMC1ix",
-	"sCAdiKzVNrCuYkx3S1ir83SRabmUf6di/Ae0Q5YV3WVRXICAiZAUBLzTY7BO5zl2p1onUkk7+/iwJDb4",
-	"jmOQXqfmELarBvqKoxWyJuhTGe/0eNi9wLWRzmHHGj/6KMfgQQh7CpWiWU6rfGar8ip5qFbDRBjaaofW",
-	"B5sIpbrSvtXWIr3jiv7Id8G5XQ49cl+aJxVSKOV/pZrjbk/6HWOOJZ49r5ZduvGi2mXpxtd+06Wr3wQY",
-	"mo0ZHW0SLA8wRm4WFdklptAP5yFmsINOdnBlTrmTHtanxyuh9yLgmawvFKB1ci4c14Ols5Cx1RnsSLtN",
-	"ifkfG40tiS6ylFtbxsh1Ztq9CgjJYIc4kVOEETgxz9FwSpZM9jUahAwnDgSXFhcgDO4K4j5qy2W4HmS3",
-	"FoOmNC7l5D1d7hJfVDa5wdmfNyvbHLwkjiwZl084fNFKYXkt/BEim2CK3mZ6alcF4DbqsbVe2myKBGhG",
-	"7n0JewU4R/EZ8o/c6Lkuf90saDsdsCSJeFYr+qtr21czfTZ/1hG5ll31O3VcLrUTrspTVY6FxqO+70Fa",
-	"CMiBPkkF7/yZpeDcGH2NKYx9GdzpS1SkLzMh54OdC0Ob+s+X+EuECZPmcd50ZUAtJoWRbnFBe3iEjVEY",
-	"NGeFD1X8X9+ULP7nVy/L8REuvPHdmt1nzuV+/EGqie7wLgo3OyfKwiViTmInTXqQC+MWkBhMUTkpMgtB",
-	"0YUUrihSySqOk+uNOQ3LXWAjVbb4wtn5M8t1Ol34WRyOoRpLD+El0SnRyhny8qXvKggONJHRFG5W+vcj",
-	"5TP/0I/9j0PSAbTTIZ1U5DL2uoTW+FbDxdfP6dH08jAeDEdqpH77W6Aj094eYrr4lGIFiA9FLg+vHsQV",
-	"0yTCGIkW4rMwBMBvnMCXjGQYFUdHj5I/v3rJPzAewllodwMrp6E9glmLMTBSAnIjr0gNk0G+nmmL5fjB",
-	"TGQTYH6tBhO0V+V+wf7T9OHjxw++gJ//878gfpp+fXEWR/D0q68vzuD84OHjJ3RjpOKnFw8fP4kjeHFx",
-	"Bj///X/g4dHxH/w7L/jOYXzO/w6G8BUxuz2B2BbjuMS7340TrCJxIcOqzUjF/rSVkvJnPvRX647ugIpT",
-	"iEWRxt4ZqSo2MmE3NZ1LriMQtSKIPQbiwSnEeJMTJCNVio7nNgdzbV278BPGpCCTEyQNX09bPYDZAMTE",
-	"oYFYChdDXxtQ+npwOlLxpUxj6M9QpGgG5aF9+bgc+bj40xnhcyLVFE1upHIMxVws2KzNyQykTGud+/B2",
-	"pJptgLFXI9AXQPqVeLhWFOBF3Q6CDmpg/bPKjDcWGynugSHHjjnder0/hLPAWcSjC65BvXOSyWilmmZ4",
-	"UFg8AQEG80wsPGtNCsvOopOZFya/BN7k0qAdgpcDcqUKg/SKgOOjB1WYUY5slYJ03gRzpM4acNPL8fuK",
-	"WaIqJLYRcMhXX3mW2tt4CHH1MB9ClFE/BfQj1feDasJ3VgqwxdgZJG7y14effx5HcD2TyQykSrIiJbEN",
-	"74SmoQEhrQGiwis0xGoimaEFXTgrU+4wquihr1Uj7RA25eOXRpzkpzbczNVspekXzwtFENe2u/EXcwqX",
-	"1WrrHfukxucxb0Fmm5afIlfaiJf4fV+pjCD21pp+eXPtsyCc+KiwG0GeFdZTu7x2YHNM5EQmnhQQByMf",
-	"Q78GdRDx9ZtFfZVApsveA4g58W1Z3Y5U3PAGYuiLco3GeeIGxZlYzewJz0F6YWiQiHlfL2VUwur8c8Kq",
-	"qUJ5O0XEt1vkGTRUNMkz52ymRijXch6kN1V2pDznBIqLYLwqYFzV9cyrkeNrEUEoe43GwvHRcVQ1GggL",
-	"knxvSKV3kfFGWkf2k6wl6Xzue9Vo+W6G4hJEYrS1EMYzT0EAdxh07TsXl0gWowGddCOVCLUE0qNSejnv",
-	"YWvzd3xzw3ru8c0NjHW6CFK4PCQJqU6KOQWV/XjdgCbpciavGCnfRk1rOWD9HEHs0zSv3wz5ZmklpPOV",
-	"85AgabgmZ+fPfKrIZxZ7R8MHwyNyuSjGELnsnfQeDY+Gj3o+Kc5OUzDmh8GRPnnPLu/J+54v6Yem/t53",
-	"0rqz0q9uTnG/7mzE8qtBKg0yVbmZQS71snfN+TbzXx82Mxt1P17DfNiewt7lBR4+3uHBkKG/fbM0t/vw",
-	"6GjDzO7dZnXrYa2uaV0ejeeJAqYAKZaUvaSx76jjN5i/1u1TAd6YCo56tpjPhVkETqiNsV0WMlK/HJiL",
-	"qa0cesvBfq5tB2f56tFZ8PuDmv9Sp4v9YiwUqW7bAUdoP1oi1oP9bt1FKA/ORxBkBb+30ZIsH76X6a2P",
-	"ZDhIXcH813y9xnwLB8cd5R5+fp8wR93K5lt0a6A6un/KvCxZe6/nXFKZ+/3ARDWhToonFy6ZreLU18ju",
-	"XcxCKW4nMfsExPTg7EXvvaAAITgzbI+rGfiGSxRBPXQZlY0PHJs1RhhNWOl6pjMcdCrLhjDXqdPDt9Xs",
-	"IGeLgjpdntg/qN/wLXyc4LRsAdhNCz5HKwNejxOwz5LMhJpSECLozkhRWMTebBqVvqfUqUzALlRCIWBK",
-	"QZDC66r3SDgfm4T8Rullh/KjD09HKoDGDcr+/Wo+As6q/ML1TGYIgrO15CFlBkW6gJDmDr2nIbf6To+9",
-	"e9Rm/wvaqJmHXtUtD/fGjqtjm51apoRfG2jktffBq3xaMDUrqGmId2yjPzyUQ1ozhkvFkAZvcy76xHMB",
-	"edBEqBbzcgZ2HevWlb6g8ZdKRJxHjIGnKm3ZnpajafWz9Uc902LvFMdu1Dspnye3pz4KcZfMslYTvKjW",
-	"0m7GpSDhhyx9aqM8ulY4GFLMWe9VZn5GqkEr5mfudCWmzoQjbtUKI9/AaX3gZGcUHzsd3KTAqOQsTdH5",
-	"LmDJcZ/WLvazRQEPNicZYsJVxxp0sfe36FbGmXfx02vEfSr3/D5d4xUUrBE8j939CBqLU531bXDu1sGK",
-	"yIdFjekyG5KdzBNLjvUU3WZpuwyD/mvjt/Dhku1cwdv/M3bbP4OWwyIbIzdf87u/uK2hP7v4bDmAC4y2",
-	"OXx7zgM59+FV1iOCnzh044mcewjcaor4pdhNapHEmyoyAxNprGvOYW2W/h0jvpJY9x7v1Uf1S3lv0ttG",
-	"V8+hnVYpdz748dEXweOTXOaqply1gdqi25YrYzs5dl1w2YmAo/vmnNCd//FhZS2RbU2+RcE1PnG4NU68",
-	"V3n+ZWLENVS5pwixDv0OtWlFfxw07ijLh2/Tes7246jdGSyGzn+frifR9IrD24RqmE1Pgg8aPpTQlF3o",
-	"dw0tjZQvebDE6tw2Yj4eioNM+yKBdNBfihHtIAKDc33FqW7b9OfrANVC3xc8Gq7TRGQZjEVy6csh9VQ+",
-	"HazIQ3WQG18nPPZ2PVJeeQyiULk0l1WhExqfkCgrfj5qWo0qaryMVIWYMfohwLoLxs94aZ2e8CZ+WLl0",
-	"9d0M5w23kQGqPa6RisOEcuw/12kwR+Gaw9LQIGbCDAdjDvG0wq6QITx+r5JeTol/elFvD2x3yD33F44x",
-	"EXOEvjbhA4V+ujyCa+7Q8iQcNEi4H7Nff4AkiN1KmO3lcHDahkrXM+5wTfA3wWxBuaN2MdXM7V6US5vB",
-	"/EDvvfJXmBm+Xf1S6p49wWpSrNusK7xe/kTPPjjlLE1DVmzl+z9dWpdZ53Q551Zm7iCoi1D19ElJe42G",
-	"HK7BrixTqrdtgeaP5XP3K+bNecA1tCkh3gdBmuv5bNMlLiKiENkZ9ta7Q6cPl66NVDh870coNzr9fu6v",
-	"wcSfhCTryFF2tu5RTPwBQdTfB6++NafJw1AaMq2maJa+6QT9KzTjqk9jcMqhRzkhsyxy2oSoJKR4hOly",
-	"BeS+GSDqLBZVk7PrC0Ybv4jdZKtGP+0mof6h2Xa7PYdEKPQpJEhmMksNqtU0I3tjaz/kHl77y+Sf+aRt",
-	"592eVaqp3MoteQLsMbvUcMi3JJYafLctvfRDaypq/67E8ijrJ041NSY/P0nCqfk5My4BcaVOWq4T5YLU",
-	"3lpCdSqOw/fERzukntqE/CUSUBXQm7JOM2EbWsvUXZkb+HddsmnDkY8+DQe9bIrlx6efluX2Tqat43/E",
-	"sDUZ9cmk/5dJTG2k3S+fntpZ+qu2o7rLfdf2oy8XT5sf3/8VtiJthvAfpS3pA4S32z/FNrI+pKmp+T8g",
-	"2K2vaYVG/+xx+uhWwlUpD98pXCfVfw1Z2opXdq02lS/uS9nN9VX9Ybbml1JbPoBkr1X5z7p2JI2ls1WQ",
-	"snN9afPZ9xptNz5wu05pVE/sKwOyAaHVTBknpV09dJgtGMV7CI7XeRBFBy3OulnxXnKR4bvHnz7V/alZ",
-	"4HtxuRRD2LKyG4pD4cvI4bv24ZvI0FeIqa3Gccq5vTbv8BRPeesSF1sSk9czLeZybd7ilb99j/gPw7vr",
-	"Go04+t2X3NFqXKrjuZyyit4519vEmuQJUrcgzDUGZ1nWmiOzr9+QHPkqnZfEwmS9k94hy1dY7f1Ks49l",
-	"HyBcDSakcaXavXGN6Xj75vb/AgAA//8=",
+	"7D3tchs3kq/Sy92qkNkRJduybyPVVp1iO4ljJ1FZTlJ3lk8DzjRJWEOAATCiuC5V7a+t2r/7DHf7YHmS",
+	"KzQwM5jh8EMSJXu38sem5gNoNPq7Gz0fOomcTKVAYXTn4ENnyhSboEFFfz2VQmBipHqRHtsb9hoXnYPO",
+	"lJlxJ+oINsHOQYennaij8JecK0w7B0blGHV0MsYJs2/8QeGwc9D5/W411a67q3eDGTpXV1E140+oNJei",
+	"nDZFnSg+NVza+d+MES7cEyDyyQAVdB9E8DCCX//6z16/E7WB6V9YCeuECz7JJ52DB1HHzKe0OmFwhMqB",
+	"lystVTs8scBL4x6IQQ7BjBGmCi+4zDVM2QhLsH7JUc0ruBI3aA0MdvkKxciMOwcP9h7ul7Boo7gYESgv",
+	"cX5nu0Jj0yyv2ACzE8xoTxbX/TIfoBJoUO9oM88QMvs8aP/CAcTsz4M4sv/5/3/n/wcuoHsZzXvuLyFN",
+	"7YL953f230ROJmxHoyVMgyl0WZbBJNcGxjJLe8twmtXgXoLa/b0vnrSh9hWfcLO42GM2QtD8LwjdFIcs",
+	"zww83lsOAQ3SmNnR1uO9vWgdpX3PJqinLMFjZsZLuKB8BuzORzCUCvCSTaYZQqykNH2Dggmj+yyZYLyE",
+	"LfxfN6OUGpidKwu5Qj2VQiNJkGMlBxkS7IkUBgXhlU2nGU+YXcbu1D3xx/farunDhvMW49KMdawcCXj9",
+	"1VP4Yv/xf4AfvE8o9e/aoY8Kcp4qOUVluIOWCSENgaXXAXAUPHoVdRKFljyPaHlDqSbMdA46KTO4Y/gE",
+	"OwtkFnXw0qASLHuRrpvrefXkVWT5eh1shUCNHB+sXcwr99RVQRMfFqEVxUZfkyKizhTVhGtdIJUbnKwF",
+	"6Lh8x47ggWFKsTmNmA8ynrzEuV7kidc44tqgwhTcY3COcw1Mw4hfoIDuD1MUJyffQMxyM5aK/wXTM/tI",
+	"DBkXqEEqOH7+XS+CGTdj0LlSMhcpFyOYjbnx/GYUn0wwJY4q1rOAsibY+TS9Ho1chVz51gn0ah9qFOR3",
+	"ro7tGqZKWohqZB6SbgjiuxIaOXiPibELILp6So8Tt6Qpt4Ow7DjgoiHLNEZbY6ybcslNCT9QDw8fP44+",
+	"LUaYsMsX7q0He1aHrGaMcoLQmnjy6E/7pHzKKy1rrM3TnKZBlUsIcin9uI0MQHqyH1kdZN/sHHT+hyXm",
+	"7O3Rzn+znb/s7Xzx7o9/aJOdNNIrrs2iDC9XvRF+nSJoYdbKmGvh7SZj0kxLV/wjMdW9ccydUf6/D/0u",
+	"7lMd2+371CLi67rnK4W4YwU7BLsH3cpItroIVJ6hPoQLluWoIZ+CkfDw8RN4yb+0RrGRhmVkVS5AWTpH",
+	"H9lyWW+B1Ny665Nkxgxq413Adm9rzEdj1GbBC9yDAQ6lQnK/hlxVj4Q4LS3tu7F4FJ8wNV8Jv4e39BPp",
+	"jQLUQ2ADjcLAbIwChBQIXBcPtS9j68aFtyeWGA31HbqOEVGSxj0bElsQi08erZU8NyWaFUqVAFmJyWc4",
+	"5IIw+EJMc3NNlKbl2+2UWt23VvR/HX33ytrI35788D0YvDQRuFcGmMJgTtRM905ooaBRXWAKzEBcrj0p",
+	"AN+pxu5b/49c1FAPPXn4YH9/HekGC1iJpnWWR3Kp1lse5WjbsD4qgX5nFkg5xSdthVytgvwnlvGUFQRa",
+	"BxCVkmpzhFec8ty+2Ib2CztbgPGBlBkysYBy91xUQLAS94EmaOBXJWN+cT3tm9Tp+Rpq+Aaqvi4c2inH",
+	"xYtWCY4IhJ0t4xpTa+5YAdFq4VSvfMP0eFEexXrMHj5+chADEynJmjFewsk3RzvWgvLKNJirGu8A8Jec",
+	"ZTBmeowaJsiEv1I9oyOYjZnBC1R2IK7AIclwMeq3YWfM9NOMozAnmCg0bVRzKzvCmsN6XOxYHRU/W9OA",
+	"G2/jDDBhk9KOOAQG5cuhABe0tmTMxAi1XdJmVKCNFx0bEZun9hN66SamSVSG6iuEhrHRkA1DbqgbMFW4",
+	"34FfI+YFUlvczBsZNX7tN7JtkgYpLXLUD0e5GT8E9yBoehK6M8UN7kiRzQ9BG6kwBRSJmk8NppHfcoUm",
+	"VwJdwHxNCDzq0Ig/iGzumHtBDvwbGwl+A7eq3Qvxf7UmlLKBFq/xltV/Ip/Q8hQbWjL1AsDa64nhF5bq",
+	"Cx0TDFxu9OWOHWDnginiHDtSc6pnfuSFzFw5U/POUTHzwo0Skquo01TFC8gecszSRWp7Jo3BlDIehcCn",
+	"J8l3bmgdnSdjS48U6+1L++/DvpHnKH5UWWwpNE65nmZs3k+YwZFUHPXbB+/iVmmfcYGL8Lzi1jtzc+t8",
+	"MOEEniN6ct/OhZyJdqdtglqzEa637xwuqhfaaOS543lPHbm+Lfk2x3stZ232kkIsH1w35Ovg2W/l4BoM",
+	"0AbMwvoSmeUT0erMJzIXdf3DhXmy37or51i47i/Sdml3jqWrDhpZxsWI9t/FdA4BJ1Mzp3Scj/KYMTPA",
+	"lLVNDJDlCCguMJNTp4ZX+5GLmQU2yDagGvdYVOClrh5rqywQ1Ir6WgR+ERkJyzJUO8lYamuRpJYrmQBm",
+	"GT+CXPBfcqRkCrf2ioYSiKYcf/y46V4HzlnlmPXP/vOPB3/eWeKffWU55XoSxS5CDofosjxOmDANDNJA",
+	"1HRj59H02XQaRxAHwdC3e+/6F6gGOu5ZkVKWUNBKW3d3q3z/EucfOR6Y5EqhMNeId/k3Sibq7oEUiRXe",
+	"2ig593bKImuujzz60oVPIvOpZa7Wv/YS5yfuwdDSbvg9JWJil88cswuEAaIAkotyR48VpimmBy5c6PDM",
+	"VYFhDXKKQgMTc8uI5M4UtkNpKZSTbGgqWMgtvKXCLy48qwa6w9CkR+8C/VUG/60zni9xfqQ1H4lrmvLn",
+	"RIUbV9mEq3WvrgRm4ssoGqGQ4RBpI14Wk7crLnKRy8qRXKOGrpXLcias+KLbyBRqA0wkaD2Kz3TvEESe",
+	"ZeQ3a3pmlMkBy0BJaeywlqDsE04zuZDAAiudr4aM0epciMCMeaAqrOLAbNgaF1+vP7cTh23gd8kOfeJR",
+	"7QkzqDjLNqDN74pH7z0YfgPJuS5+Xg65ZNu8xLquxy7FkKuWyqzvcm18eMl44uZpK6Gmav46b9GZ1vsG",
+	"hVOpzGGhFq31OK7HopZFJwvIVi/3NY2/KEoqRbAA11cWD2TaMkjVHFQu2sAhXt9g/yg+JBSytDBp69Od",
+	"uHiGN6OtrY2pq8zxeP1MlyougikqcMZuFMgOJtLQYq8V7WzBAarAfyON46y1TsaizK+p3xpOFmdYsqnr",
+	"8hvnOF+f33iJ823EPvzW3k1OIxROCxTzJdP4ZB+62jCRMkWxMGkt+541ivCSJSabw6OHMJgb1PaapY1C",
+	"Lvbh+1q8rOGjtBXjtoXLXuL8tTTXVwQ3Es9X7Sg6KWXoSgAWoso+dx5iBRI5QQ1DJSd9iEcokIpxXRQ+",
+	"5iLjAr1hKhBTkFZ4xfbvA2drxafChUi4Cvw/iFFcWGdqyDP0g7GZPnOBTX02YYKNUMVgyd8FWFBdoPqM",
+	"jJVTgeKCK0nmUAR2DKreE2hmUp1HoCXQ7Nars6YCy7QET2G6Dh5I4Spm41PRZcIay4oZqXqH1mK2L6MV",
+	"eyM0Gvb3Htk12FFjp1T651ykcf9UdBbsQC7SjbXYS/vwVeRq8G9Th+KGqxxRfQAoLiC+YCo+JERBbJ3a",
+	"+BBa0A2xu3DGU7s3CkdcCvsLRTqVXBj728vSM23YCO2F91qKs3Ocx3343uLLaoiSUGhrHZm0pH2awtCi",
+	"4d0qmn7psVo4MOU8VOBMYTrr3Vx0oo5drLX/F5d5DR+HJv06mKS8+KKYrbzynKYt//zKzV/+ffTziQvw",
+	"6+8KMNzK/uXSsy9xvjSteeOaotWhNp5CNz6/OPv1r/+Mey6m5i0Cbx8sDbi46ENbOmnD5Fa1Wp/WavVR",
+	"3SyV/1nh4d1KDG5J494+z9BcZsBk3skmEecOtdChAUOD3ih2EM70tBy9ceO4mqxx53U5d+NGPfrwqqT0",
+	"G0rT9jMuGrqWNOO3U4VDfrn7zq4sdmYn/Pr3/4UnjyAZM8USK4AjR6GLN9oL/b4PHaePGNi7rndJR0mu",
+	"6+vdNjzkz6/cOtZTAvaJu/A3QHIbxlaiYBsCqSLitY5A45yVwirIM5EKgeaDocwyOeuvjxcuFW91tLSl",
+	"FoOTZhT214YpMiCZ8QbiIWgcWZNTW/M4GUP81jlUZ++KHzvvPl9IUj9eHy4pofuXswWCKu/rAV2LEC0c",
+	"4yJnLXDk3Sk3qZz12v/885jMTCqgtZtlrUzrvbkQNwwwkzPgZmErnqzdCoXOsn+R6iWVN1NHpJHzdcwY",
+	"NULxFvBU16IMq7Ncaw8OFeNuznuv/RsU8uOiKIZvqXZDNdh82J9QDdYMuSIQVy2jmLeNR4MTg82glGE8",
+	"a1XY16wCDHKELdjmQhsmlmRe7dpQmxdp611dJt4XzUzDTYYrzokt0D/8+PoFKByiQpFg4XK6anFCEdgX",
+	"oRuzgczNwSBj4jx2QpNcZYIFNJtr4AZYVjtUsCxjbO8WsJbradumZir/Wsn4GxyWLDK6TVacA4Mh49YJ",
+	"eC8HoI2cTrE91DrkIqimu7lbEit8Tz5Ip1VyMN2WA/2ZvBWrTdCFMt7LQb99gJnixmDLGD85L0fhjnd7",
+	"cpGWpYolp32my/SqtVC1hCFTtVq/5aUPOmFCtIV9y6lZes0R3ZKvg3PddD2mLjVvRUguhPuVSvK73dZv",
+	"6HM0aPa4HLZx43U5S+PGMzdp4+pXHoawMKOlTIL4AQZIR0lZdo4pdP16LDHoXis5mCKm3LofvtyvZHrH",
+	"Ao7IukwAasMnzFA+mBsNGWmd3oZ7tyow/1NQ2JLIPEuptGWAlGe2s5cOoVXY3k+kEGEEhk2mqCgka1X2",
+	"DBVChkMDjFKLc2AKNwVxG7nlwl33vFuxQciNjZi825fr+BelTg4o+/Mws61d1Z7VZJQ+IfelKKEL/vCe",
+	"jVdFZ5kc6UUGuIo6pK0bk42osDWz5n0Bewk4efEZ0o+pkhNZ/Lqc2+mkxxK3m6elsH+1TfvzWB5NXrR4",
+	"rsXJtY3OYzYOGy7yU5mOheBRV/fANXjkQNdyBc38mbbOuVJyVtWgUimglZcZ45PexomhVafTG/TFfP+J",
+	"cDnv2iKgGpNccTOniliHsAEyheood66K++urgsS//flN0VyCEm90tyL3sTFT1xyBi6FssS5yMz62Owvn",
+	"iFPLdlylO1OmzBwShSkKw1mmq0Ji4lSWp5xEHAXXgy4OmqrATkVxABiOjl9oytPJ3HXqIB8qGLoPb+w+",
+	"JVIYZa187qoKvAFtt1HlZlzY96fCRf6hG7sfu1YG2Jl27UrZlMe98kjA1xJOnr20j6bnu3GvfypOxe9/",
+	"D3bJdm4Hsb343PoKEO+yKd+9eBCXRJMwpThqiI98iwDmThB8SUiG03xv71Hy7c9v6AfGfTjy5W6g+ciX",
+	"RxBpEQZOBYOp4hdWDFuFPBtLjUVzgjHLhkD0WrYtkE6UuwG7z9OHjx8/+AJ+/ds/IH6ePjs5iiN4/vTZ",
+	"yREc06GHX//2j1MRPz95+PhJHMHrkyP49e//Bw/39v/k3nlNd3bjY/q/14enltj1AcQ6H8QF3t1sFGBl",
+	"ifERVqlORexWWwopt+Zdd7U67+1RcQgxy9PYGSNlxoYnZKamE055BLtbEcQOA3HvEGK8nFpITkXBOo7a",
+	"DEykNvXEj2+iAhkfopXwVS+WBzDuARsaVBBzZmLoSgVCznqHpyI+52kM3TGyFFWvWLRLHxcNIU6+ObL4",
+	"HHIxQjVVXBiCYsLmpNZcYS/ttZw69/ZUhGWAsRMj0GVg5aul4UpQgGN13fMyKMD6Z6UaDwY7FVQDYw07",
+	"onTt5H4fjjxlWRqdUw7qveG0jZqLUYY7ucYDYKBwmrG5I61hrslYNDxzzOSGwMspV6j74PjAmlK5opOm",
+	"DPb3HpRuRtHQpWCk4xDMU3EUwG1fjj+UxBKVLrGOgFy+6sqLVF/FfYjLh2kRrPD6rUN/KrqujQ1zlZUM",
+	"dD4wCi01uev9zz+PI5iNeTIGLpIsTy3b+nd80VDPIi0AkQ5EWFJjyRg1yNxonlKFUbkfciaCsIOflJZf",
+	"KHHLP5XiJqomLW1/UTeRCOJKdwd/EaVQWq3S3rELanwe0xRWbdvhR0iZNktL9L7LVEYQO21tfzl17aIg",
+	"FPgosRvBNMu12+3i2o6eYsKHPHFbAbFX8jF0K1B7EV2/nFdXLcj2srMAYgp8axK3pyIOrIEYuqwYI1hP",
+	"HOx47Gviy+gJdUlyzBBsEdG+bERU/Oj0c0iiqUR5PUREt2vb0wtEtOVnitmMFBOmZjxwp6r0qXCU43ec",
+	"eeVVAmPKqmcazRq+GhGY0DNUGvb39qOy0IBp4Nb2hpQ7ExkvuTZWf1ptaWU+1b1K1HQ3Q3YOLFFSa/DN",
+	"mw6BAVUYtM07YedoNUYAHTenImGiAdKjgnsp7qEr9bd/eUly7vHlJQxkOvdc2GyhBKlM8ol1KrvxsvZN",
+	"VpbT9rJT4c9kaCvFST5HELswzdt3fbpZaAluXObcB0gC0+To+EVwjuugs9d/0N+zJpf1MdiUdw46j/p7",
+	"/UcdFxQno8kr811vSB98IJP34EPHpfR9UX/nFdfmqLCrw6Z3b1sLsdxokHKFtKtUzMAbtextXcDC+NfN",
+	"OmpF7Y9XMO/We7Rt8gK1JtvgQR+hv3rX6Or1cG9vRUev63Xyqlq5tPXyosZ5dKKAdsAKlpSspIGrqHNH",
+	"0yx9LZunBDzoGRZ1dD6h00uOEiplrJtMZsUvOeZspEuDXpOzP5W6hbJc9ujI2/1ezH8p0/l2MeaTVFd1",
+	"h8OXHzU268F2p27bKAfOLTZkAb9XUYOXdz/w9Mp5MuSkLmD+GV2vMF/DwX5Luoee3ybMUbuw+RrNEqj2",
+	"7n5n3hSkvdV1NkTmdttPlv3rrOCZMpOMF3HqcmR3zmY+FbcRm93DZjpwtiL3XlsHIcHqAGXZIS8wiSKo",
+	"WjJFReED+WZBgyPlR5qNZYa9VmEZMHMQ0VqlnJ+Gga/1Croa9TclfQcEWe96slJRVztxl8o62O81Cjug",
+	"t3VKu2rHcjcSpdn66J6Vd9Bt5g4VeA3frXy/e3bhOrq48qbWDfE9X7Clx9Fdb06zm9I9y/62tjdL1PoF",
+	"qpQn5rDwrJxHBciSsT/GSukZrmGmpBhtgwGfjjE5B1bxX9j5oYj3aiMVucz+sCF0mZgDq+KvmHqO7S3l",
+	"1HbK2cwErPPxnZuBFXbcUDX0uGhveQqTKQSWZVA0ZaAgJe3SmGk60dZbIbyWWZcrFrx3P+LjTSiTtyxE",
+	"FvT/OoXY7Fq/1oy8N8H/cczJtTvnE5fb2MF2A7OyHHelqhmPZHPeQArsnqVIGcrGRwtuSh6tWugZTfGJ",
+	"cVcEQs5KWcuavSO3IuUzZKqtMWUYKT7w4ePeIXBqQEVnhNxh8qhMxlWSkGvqsmDtwSFlZkDgDIIY802o",
+	"oBCsm/kSPxVPtzuwDbegKAu4rt6unxO4F7M8PEew3FjQDsu3p49wPArO1agTZ6h9X7JVhvhdMW3Dlv+p",
+	"9tWPO5Ps9cZfH8uyL0+AtNOAZTjqFLUNIjhKUzoDzIZVH4/yZK7AS1P25A1khtM0vduw+u4H/+tqKdOH",
+	"JlG4//fEhmtY8JMzj6LN36l9lod4MDdrrapPlwXvnwYKU2trbBiaWYEv1rUKuNYosOcktWNYcjlm1uWg",
+	"485Vs8gWZj2E/b0vXH+e8rntMPDumfeDtmHF3YqKWzWJ71f3KYqS0n/cotXnl1vSiLXUXYVdm/VXEkdo",
+	"JiZk2sOgAnBbhFIUJH6ShHLsgPsUCcWq/LJx/O1p5Dt2ji6qvoxGQnJo9xbqH0bzj9b9h02opqrB3j0r",
+	"mxCGEcXmh4F2qjdcLwCqlNYUnaZ6D1+8UCulr/oSUfGDb50bAbN3TgXX4Mpi0qgoYuEy5QnouUhgyEWq",
+	"7YA4K/HDjCty8oWSRbmOP8fk6txOhQeN7Cn3ftloCY7KQsXZmGeWX9/LAZVaZApZOgdfL++bWPgi7fdy",
+	"4Oos6qR7YicKC9oXifbh1oh2sf9jK80W8EsFQYH8NsiXVguqIgUx8oVTOmg0489V1JoVNk5VBEkyKmo/",
+	"cFQAUtBG1QxcKuVeRrrVkaFRW9ffmAqSY6D2jLo45z5FVTsY3z3tqBp5pzgwp52D4nlS/FUJp9CGZ1mt",
+	"mw4rx5JmTGdKmOvW6Goki6VTfBLisOdnUUJ6KoK9Inqmlhku+mMstUrh4wJcuwosPZYzKvZywWBPqBM2",
+	"hxEa106EUwGZlCZ2Tco8HvTU8hBtXLmsXht5f41moS/qJvnECnH3lUK8yzjBAgqWxpgsdrfDaPU+1CHl",
+	"ru3QFBX9dKsSPh9HJ5poJPxGaFZz27n/ntDS+JD/Ptp6qqDpf8svb59Ai65TKzPL7vDQ3eWUA/nZRmfN",
+	"xLIntNVhqJfU2esu3N6q1+A9B5uotdcdJJCD8DMNRWZSbUucqrJqoPZhp/Xcv2HesNisj5ExJDvT6kZT",
+	"NbQ7LGv3aeHWC3cWH6ekbtkuUyqoNLqumTK6lWKXBc1aEbB315Tj2/zcPixWceS1PMTgS8prM4V3ys8f",
+	"Jzu4ZFfuqNTsGpnAFby8e5ZWDTtvt9utzqJvIeTq/i1rOsHhdELZFU8OvQ3qOy6HvAvdtu5np8KdnSCO",
+	"lVMd+HzUXQ8y6U4bcAPdho+oexEonMgLqpnXoT1fOagauu7kRGA6DVmWwYAl5+5cRdXe1y4sn/pjRtRB",
+	"gxJzODsVTnj0In8ESp2XJ6Yg6EVdHB1yXtOiV1Hh5VSUiCk8/eo4rWsWJ2V6QJO4rqeFqW/GOAnMRgKo",
+	"srhORexbncbuq+AKp8hM2HUVgs2s4lO5SKXANpfBP36nnF60m71/Vq93fm3he2pU4D8n1JXKfwfZtamN",
+	"YEZHvd0W9oIt3I7arzqZe7ZbcLMdH/YO61DJqlkufcGpBmYNyg2liyqbd25FuNQJzHUGvVP68s1HrxY/",
+	"yL5lS3CD6GOj1//2Uo8tg7dLXSKdw2bMrYjcgRcX/viUq27WM1TW4OptSjIbFSJUCNN3bGd99IKAc5wv",
+	"LwXYhqG2chd2P7jc80qj3zUQDIj4XrZk2XYULTK2yCZugVQi5KPt5UdrpLUwhIRMihGqxschoHuBalAe",
+	"+PQJwKLVVpPlqMjReiU+xMNUmynAt00AUeupk7IF5/KTJxMu+CSfhL2rqr7cIVkFjTlWMfX3Yf+O9TEk",
+	"ytNSCAmSMc9ShWIxzEjW2LJwUvHaD8Pf4knr1rs+qlTtci225DZgi9GlwCBfE1gK6G5deOn7Wnu17ZsS",
+	"zZ6Y9xxqClpI3kvAKfwuCqWAKFPHNeWJpsyKvaUb1So4dj9YOtog9FTfyI8RgCqBXhV1GjMdSC1VtXdY",
+	"Qb/Lgk0rlrx3PxT0JmTL24efmnx7LdVWk9AbBqPujfs/TmBq5d59/PDUxtxfnl+u2uVseo75y3nw9b1P",
+	"8kzzagj/Xc4334B52+1TrCPrJqejA3xveEB6YY9+Oyx9654Ei1zuP3i0jKt/9FHaklY2zTYVL25L2E3k",
+	"RfWFl/CTazUbgJPVKtz34VqCxtzo0knZOL+0eu1b9baDL+UtExrlE9uKgKxAaHkehoLSpupemM0JxVtw",
+	"jpdZEG0F2kftpHgnsUj/AcX7D3XfNwlQbSSrf1vRx7F9csh/YtF/INd/XBG6AjHVZV+vogFgnXaoHVhx",
+	"6xznawKTs7FkE740bvGzu32H+PddQJcVGpH3uy2+s6NRqo7OmRVZ9NYGoSHWOLWiNHOLuaADJ/Fa2Hvz",
+	"7TvLRy5L5zgxV1nnoLNL/OVH+7BQ7KPJBvBXvQoJrpSzB9doH4O/g9LXq3dX/x8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

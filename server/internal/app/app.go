@@ -26,6 +26,7 @@ import (
 	"github.com/authproxy/authproxy/server/internal/actor"
 	"github.com/authproxy/authproxy/server/internal/authn"
 	"github.com/authproxy/authproxy/server/internal/config"
+	"github.com/authproxy/authproxy/server/internal/connector"
 	"github.com/authproxy/authproxy/server/internal/httpapi"
 	"github.com/authproxy/authproxy/server/internal/keys"
 	"github.com/authproxy/authproxy/server/internal/namespace"
@@ -54,6 +55,7 @@ type App struct {
 	Namespaces *namespace.Service
 	Actors     *actor.Service
 	Keys       *keys.Service
+	Connectors *connector.Service
 	Queue      *tasks.Queue
 	Verifier   *authn.Verifier
 	Registry   *prometheus.Registry
@@ -111,7 +113,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	a.Queue = tasks.NewQueue(a.Redis, cfg.Worker.Queue)
 	a.Keys.Notify = a.Queue.Notifier(logger)
 	a.Keys.OnError = func(err error) { logger.Warn("background step failed", "error", err) }
-	a.Namespaces = &namespace.Service{DB: db, Dependents: []namespace.Dependent{actor.Dependent, keys.Dependent, keys.AssignmentDependent}}
+	a.Connectors = &connector.Service{DB: db, Keys: a.Keys}
+	a.Namespaces = &namespace.Service{DB: db, Dependents: []namespace.Dependent{actor.Dependent, keys.Dependent, keys.AssignmentDependent, connector.Dependent}}
 	a.Verifier = &authn.Verifier{
 		Actors:       a.Actors,
 		Nonces:       authn.NewRedisNonces(a.Redis, "authproxy:nonce:"),
@@ -219,7 +222,7 @@ func (a *App) Handler(service string) (http.Handler, error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
 	switch service {
 	case API, Admin:
-		h, err := httpapi.New(httpapi.Config{Namespaces: a.Namespaces, Actors: a.Actors, Keys: a.Keys, Verifier: a.Verifier, Audience: service, Logger: a.Logger})
+		h, err := httpapi.New(httpapi.Config{Namespaces: a.Namespaces, Actors: a.Actors, Keys: a.Keys, Connectors: a.Connectors, Verifier: a.Verifier, Audience: service, Logger: a.Logger})
 		if err != nil {
 			return nil, err
 		}

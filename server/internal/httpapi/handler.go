@@ -12,6 +12,8 @@ import (
 	"github.com/authproxy/authproxy/server/internal/actor"
 	"github.com/authproxy/authproxy/server/internal/api"
 	"github.com/authproxy/authproxy/server/internal/authn"
+	"github.com/authproxy/authproxy/server/internal/connector"
+	"github.com/authproxy/authproxy/server/internal/connector/definition"
 	"github.com/authproxy/authproxy/server/internal/keys"
 	"github.com/authproxy/authproxy/server/internal/namespace"
 	"github.com/authproxy/authproxy/server/internal/problem"
@@ -25,6 +27,7 @@ type Config struct {
 	Namespaces *namespace.Service
 	Actors     *actor.Service
 	Keys       *keys.Service
+	Connectors *connector.Service
 	Verifier   *authn.Verifier
 	// Audience is the service name tokens must carry in aud ("admin", "api").
 	Audience string
@@ -36,6 +39,7 @@ type Server struct {
 	namespaces *namespace.Service
 	actors     *actor.Service
 	keys       *keys.Service
+	connectors *connector.Service
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -51,7 +55,7 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	specYAML := api.SpecYAML
-	srv := &Server{namespaces: cfg.Namespaces, actors: cfg.Actors, keys: cfg.Keys}
+	srv := &Server{namespaces: cfg.Namespaces, actors: cfg.Actors, keys: cfg.Keys, connectors: cfg.Connectors}
 	strict := api.NewStrictHandlerWithOptions(srv, nil, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			writeProblem(w, r, problem.InvalidField("body", "%v", err))
@@ -78,6 +82,10 @@ func New(cfg Config) (http.Handler, error) {
 	router.Methods(http.MethodGet).Path("/openapi.yaml").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(specYAML)
+	})
+	router.Methods(http.MethodGet).Path("/schemas/connector-definition.json").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/schema+json")
+		_, _ = w.Write(definition.Schema)
 	})
 	apiRouter := mux.NewRouter()
 	apiRouter.NotFoundHandler = router.NotFoundHandler

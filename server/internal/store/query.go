@@ -16,6 +16,7 @@ const (
 	LabelNamespace = "namespace"
 	LabelActor     = "actor"
 	LabelKey       = "key"
+	LabelConnector = "connector"
 )
 
 type labelRow struct {

@@ -12,6 +12,8 @@ func TestExamplesAreValid(t *testing.T) {
 	if err != nil || len(files) < 6 {
 		t.Fatalf("examples: %v %v", files, err)
 	}
+	more, _ := filepath.Glob("../../../../examples/connector-promotion-ci/connectors/*/*.yaml")
+	files = append(files, more...)
 	for _, f := range files {
 		src, err := os.ReadFile(f)
 		if err != nil {

@@ -15,7 +15,6 @@ import (
 	"github.com/authproxy/authproxy/server/internal/authn"
 	"github.com/authproxy/authproxy/server/internal/authz"
 	"github.com/authproxy/authproxy/server/internal/id"
-	"github.com/authproxy/authproxy/server/internal/labels"
 	"github.com/authproxy/authproxy/server/internal/namespace"
 	"github.com/authproxy/authproxy/server/internal/problem"
 	"github.com/authproxy/authproxy/server/internal/store"
@@ -268,28 +267,14 @@ func (s *Service) Delete(ctx context.Context, actorID string) error {
 	})
 }
 
-// ListOptions filter a listing.
-type ListOptions struct {
-	Namespace string
-	Selector  labels.Selector
-	Scope     store.Scope
-	Page      store.Page
-}
+// Table describes the actors table for the shared list helper.
+var Table = store.Namespaced{Table: "actors", LabelKind: store.LabelActor}
 
 // List returns one page of actors ordered by id and the cursor of the next page.
-func (s *Service) List(ctx context.Context, o ListOptions) ([]Actor, string, error) {
-	q := s.DB.WithContext(ctx).Model(&row{})
-	if o.Namespace != "" {
-		q = q.Where("namespace = ?", o.Namespace)
-	}
-	q = store.WhereScope(q, o.Scope, "namespace", "id")
-	q = store.WhereSelector(q, store.LabelActor, "actors.id", o.Selector)
-	rows, next, err := store.FindPage(q, "id", o.Page, func(r *row) string { return r.ID })
-	if errors.Is(err, store.ErrBadCursor) {
-		return nil, "", problem.InvalidField("cursor", "%v", err)
-	}
+func (s *Service) List(ctx context.Context, o store.ListOptions) ([]Actor, string, error) {
+	rows, next, err := store.ListNamespaced(s.DB.WithContext(ctx), Table, o, func(r *row) string { return r.ID })
 	if err != nil {
-		return nil, "", fmt.Errorf("list actors: %w", err)
+		return nil, "", err
 	}
 	out, err := s.hydrate(ctx, rows)
 	return out, next, err

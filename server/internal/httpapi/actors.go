@@ -9,6 +9,7 @@ import (
 	"github.com/authproxy/authproxy/server/internal/api"
 	"github.com/authproxy/authproxy/server/internal/authz"
 	"github.com/authproxy/authproxy/server/internal/problem"
+	"github.com/authproxy/authproxy/server/internal/store"
 )
 
 // checkGrant refuses permissions the caller does not hold itself: nobody can hand out more
@@ -40,7 +41,7 @@ func (s *Server) ListActors(ctx context.Context, req api.ListActorsRequestObject
 	if err != nil {
 		return nil, err
 	}
-	items, next, err := s.actors.List(ctx, actor.ListOptions{
+	items, next, err := s.actors.List(ctx, store.ListOptions{
 		Namespace: deref(p.Namespace), Selector: sel, Scope: scope(ctx, authz.ResourceActors), Page: page(p.Limit, p.Cursor),
 	})
 	if err != nil {

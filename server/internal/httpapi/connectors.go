@@ -9,6 +9,7 @@ import (
 	"github.com/authproxy/authproxy/server/internal/connector"
 	"github.com/authproxy/authproxy/server/internal/connector/definition"
 	"github.com/authproxy/authproxy/server/internal/problem"
+	"github.com/authproxy/authproxy/server/internal/store"
 )
 
 // loadConnector fetches a connector and checks verb on it; a connector the caller may not
@@ -52,7 +53,7 @@ func (s *Server) ListConnectors(ctx context.Context, req api.ListConnectorsReque
 	if err != nil {
 		return nil, err
 	}
-	items, next, err := s.connectors.List(ctx, connector.ListOptions{
+	items, next, err := s.connectors.List(ctx, store.ListOptions{
 		Namespace: deref(p.Namespace), Selector: sel, Scope: scope(ctx, authz.ResourceConnectors), Page: page(p.Limit, p.Cursor),
 	})
 	if err != nil {

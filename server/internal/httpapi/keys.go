@@ -13,6 +13,7 @@ import (
 	"github.com/authproxy/authproxy/server/internal/keys"
 	"github.com/authproxy/authproxy/server/internal/namespace"
 	"github.com/authproxy/authproxy/server/internal/problem"
+	"github.com/authproxy/authproxy/server/internal/store"
 )
 
 // keyFieldNames maps the field names of the keys service to those of the contract.
@@ -96,7 +97,7 @@ func (s *Server) ListKeys(ctx context.Context, req api.ListKeysRequestObject) (a
 	if err != nil {
 		return nil, err
 	}
-	items, next, err := s.keys.List(ctx, keys.ListOptions{
+	items, next, err := s.keys.List(ctx, store.ListOptions{
 		Namespace: deref(p.Namespace), Selector: sel, Scope: scope(ctx, authz.ResourceKeys), Page: page(p.Limit, p.Cursor),
 	})
 	if err != nil {

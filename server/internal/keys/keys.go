@@ -21,7 +21,6 @@ import (
 
 	"github.com/authproxy/authproxy/server/internal/encrypt"
 	"github.com/authproxy/authproxy/server/internal/id"
-	"github.com/authproxy/authproxy/server/internal/labels"
 	"github.com/authproxy/authproxy/server/internal/namespace"
 	"github.com/authproxy/authproxy/server/internal/problem"
 	"github.com/authproxy/authproxy/server/internal/store"
@@ -297,28 +296,14 @@ func (s *Service) Get(ctx context.Context, keyID string) (*Key, error) {
 	return &out[0], nil
 }
 
-// ListOptions filter a listing.
-type ListOptions struct {
-	Namespace string // only keys of this namespace, when set
-	Selector  labels.Selector
-	Scope     store.Scope
-	Page      store.Page
-}
+// Table describes the keys table for the shared list and update helpers.
+var Table = store.Namespaced{Table: "encryption_keys", LabelKind: store.LabelKey}
 
 // List returns one page of keys ordered by id and the cursor of the next page.
-func (s *Service) List(ctx context.Context, o ListOptions) ([]Key, string, error) {
-	q := s.DB.WithContext(ctx).Model(&keyRow{})
-	if o.Namespace != "" {
-		q = q.Where("namespace = ?", o.Namespace)
-	}
-	q = store.WhereScope(q, o.Scope, "namespace", "id")
-	q = store.WhereSelector(q, store.LabelKey, "encryption_keys.id", o.Selector)
-	rows, next, err := store.FindPage(q, "id", o.Page, func(r *keyRow) string { return r.ID })
-	if errors.Is(err, store.ErrBadCursor) {
-		return nil, "", problem.InvalidField("cursor", "%v", err)
-	}
+func (s *Service) List(ctx context.Context, o store.ListOptions) ([]Key, string, error) {
+	rows, next, err := store.ListNamespaced(s.DB.WithContext(ctx), Table, o, func(r *keyRow) string { return r.ID })
 	if err != nil {
-		return nil, "", fmt.Errorf("list keys: %w", err)
+		return nil, "", err
 	}
 	out, err := s.hydrate(ctx, rows)
 	return out, next, err
@@ -326,32 +311,15 @@ func (s *Service) List(ctx context.Context, o ListOptions) ([]Key, string, error
 
 // Update replaces the labels and/or annotations given (nil leaves a field alone).
 func (s *Service) Update(ctx context.Context, keyID string, lbls, annotations *map[string]string) (*Key, error) {
-	var l, a map[string]string
-	if lbls != nil {
-		l = *lbls
-	}
-	if annotations != nil {
-		a = *annotations
-	}
-	if fe := namespace.ValidateFields(l, a); len(fe) > 0 {
+	if fe := namespace.ValidateMeta(lbls, annotations); len(fe) > 0 {
 		return nil, problem.Invalid(fe...)
 	}
 	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		updates := map[string]any{"updated_at": time.Now().UTC()}
-		if annotations != nil {
-			updates["annotations"] = store.EncodeMap(a)
-		}
-		res := tx.Model(&keyRow{}).Where("id = ?", keyID).Updates(updates)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
+		found, err := store.UpdateMeta(tx, Table, keyID, lbls, annotations)
+		if err == nil && !found {
 			return NotFound()
 		}
-		if lbls != nil {
-			return store.SetLabels(tx, store.LabelKey, keyID, l)
-		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, err

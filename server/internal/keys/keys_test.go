@@ -250,15 +250,15 @@ func TestCreate(t *testing.T) {
 			}
 		}
 		// Get, List, Update.
-		list, next, err := e.keys.List(e.ctx, keys.ListOptions{Namespace: "root.t1", Scope: store.Scope{All: true}})
+		list, next, err := e.keys.List(e.ctx, store.ListOptions{Namespace: "root.t1", Scope: store.Scope{All: true}})
 		if err != nil || next != "" || len(list) != 3 {
 			t.Fatalf("list root.t1: %d %q %v", len(list), next, err)
 		}
-		page, next, err := e.keys.List(e.ctx, keys.ListOptions{Scope: store.Scope{All: true}, Page: store.Page{Limit: 2}})
+		page, next, err := e.keys.List(e.ctx, store.ListOptions{Scope: store.Scope{All: true}, Page: store.Page{Limit: 2}})
 		if err != nil || len(page) != 2 || next == "" {
 			t.Fatalf("page 1: %d %q %v", len(page), next, err)
 		}
-		page2, next2, err := e.keys.List(e.ctx, keys.ListOptions{Scope: store.Scope{All: true}, Page: store.Page{Limit: 2, Cursor: next}})
+		page2, next2, err := e.keys.List(e.ctx, store.ListOptions{Scope: store.Scope{All: true}, Page: store.Page{Limit: 2, Cursor: next}})
 		if err != nil || len(page2) != 2 || next2 != "" || page2[0].ID <= page[1].ID {
 			t.Fatalf("page 2: %d %q %v", len(page2), next2, err)
 		}

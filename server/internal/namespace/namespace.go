@@ -72,6 +72,18 @@ func ValidateFields(lbls, annotations map[string]string) []problem.FieldError {
 	return out
 }
 
+// ValidateMeta is ValidateFields for an update, where nil leaves a field alone.
+func ValidateMeta(lbls, annotations *map[string]string) []problem.FieldError {
+	var l, a map[string]string
+	if lbls != nil {
+		l = *lbls
+	}
+	if annotations != nil {
+		a = *annotations
+	}
+	return ValidateFields(l, a)
+}
+
 func fieldFor(prefix, key string) string {
 	if key == "" {
 		return prefix

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/authproxy/authproxy/server/internal/labels"
+	"github.com/authproxy/authproxy/server/internal/problem"
 )
 
 // Label rows are keyed by resource type; these are the types.
@@ -193,4 +195,57 @@ func FindPage[T any](q *gorm.DB, keyColumn string, p Page, key func(*T) string) 
 	}
 	rows = rows[:limit]
 	return rows, NextCursor(limit+1, limit, key(&rows[limit-1])), nil
+}
+
+// Namespaced names a table of resources that live in namespaces: primary key column "id",
+// namespace path column "namespace", labels under LabelKind, and annotations and
+// updated_at columns.
+type Namespaced struct {
+	Table     string
+	LabelKind string
+}
+
+// ListOptions filter a listing of namespaced resources.
+type ListOptions struct {
+	Namespace string // only resources directly in this namespace, when set
+	Selector  labels.Selector
+	Scope     Scope
+	Page      Page
+}
+
+// ListNamespaced returns one page of rows of t (as T) ordered by id: in o.Namespace when set,
+// within o.Scope, matching o.Selector; and the cursor of the next page.
+func ListNamespaced[T any](q *gorm.DB, t Namespaced, o ListOptions, id func(*T) string) ([]T, string, error) {
+	q = q.Table(t.Table)
+	if o.Namespace != "" {
+		q = q.Where("namespace = ?", o.Namespace)
+	}
+	q = WhereScope(q, o.Scope, "namespace", "id")
+	q = WhereSelector(q, t.LabelKind, t.Table+".id", o.Selector)
+	rows, next, err := FindPage(q, "id", o.Page, id)
+	switch {
+	case errors.Is(err, ErrBadCursor):
+		return nil, "", problem.InvalidField("cursor", "%v", err)
+	case err != nil:
+		return nil, "", fmt.Errorf("list %s: %w", t.Table, err)
+	}
+	return rows, next, nil
+}
+
+// UpdateMeta replaces the annotations (when annotations is not nil) and the labels (when
+// lbls is not nil) of row id of t and touches its updated_at, in tx. It reports false when
+// no row has that id.
+func UpdateMeta(tx *gorm.DB, t Namespaced, id string, lbls, annotations *map[string]string) (bool, error) {
+	updates := map[string]any{"updated_at": time.Now().UTC()}
+	if annotations != nil {
+		updates["annotations"] = EncodeMap(*annotations)
+	}
+	res := tx.Table(t.Table).Where("id = ?", id).Updates(updates)
+	if res.Error != nil || res.RowsAffected == 0 {
+		return false, res.Error
+	}
+	if lbls != nil {
+		return true, SetLabels(tx, t.LabelKind, id, *lbls)
+	}
+	return true, nil
 }

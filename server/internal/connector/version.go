@@ -91,8 +91,8 @@ func (s *Service) CreateVersion(ctx context.Context, connectorID, src string, cl
 	if err != nil {
 		return nil, err
 	}
-	v := r.version()
-	return &v, nil
+	// Read back: the database's timestamps (PostgreSQL keeps microseconds) are the truth.
+	return s.GetVersion(ctx, c.ID, r.Version)
 }
 
 func (s *Service) sealSecret(ctx context.Context, r *versionRow, clientSecret *string) error {
@@ -204,16 +204,10 @@ func (s *Service) ListVersions(ctx context.Context, connectorID, state string) (
 }
 
 // Promote makes a draft or active version the primary; the previous primary becomes
-// active. Promoting the primary again changes nothing.
+// active. Promoting the primary again changes nothing. The version returned is read in the
+// same transaction, so it is the state this call produced.
 func (s *Service) Promote(ctx context.Context, connectorID string, number int) (*Version, error) {
-	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := lockConnector(tx, connectorID); err != nil {
-			return err
-		}
-		r, err := s.versionRow(ctx, tx, connectorID, number)
-		if err != nil {
-			return err
-		}
+	return s.changeVersion(ctx, connectorID, number, func(tx *gorm.DB, r *versionRow) error {
 		switch r.State {
 		case Primary:
 			return nil
@@ -238,10 +232,33 @@ func (s *Service) Promote(ctx context.Context, connectorID string, number int) (
 		}
 		return nil
 	})
+}
+
+// changeVersion runs change on version number of a connector under the connector's lock
+// and returns the version as change left it, read in the same transaction.
+func (s *Service) changeVersion(ctx context.Context, connectorID string, number int, change func(tx *gorm.DB, r *versionRow) error) (*Version, error) {
+	var out Version
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := lockConnector(tx, connectorID); err != nil {
+			return err
+		}
+		r, err := s.versionRow(ctx, tx, connectorID, number)
+		if err != nil {
+			return err
+		}
+		if err := change(tx, r); err != nil {
+			return err
+		}
+		if r, err = s.versionRow(ctx, tx, connectorID, number); err != nil {
+			return err
+		}
+		out = r.version()
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	return s.GetVersion(ctx, connectorID, number)
+	return &out, nil
 }
 
 // Demote clears the primary version (it becomes active). A connector without a primary
@@ -263,14 +280,7 @@ func (s *Service) Demote(ctx context.Context, connectorID string) (*Connector, e
 // Archive archives a draft or active version. The primary is refused; archiving an
 // archived version changes nothing.
 func (s *Service) Archive(ctx context.Context, connectorID string, number int) (*Version, error) {
-	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := lockConnector(tx, connectorID); err != nil {
-			return err
-		}
-		r, err := s.versionRow(ctx, tx, connectorID, number)
-		if err != nil {
-			return err
-		}
+	return s.changeVersion(ctx, connectorID, number, func(tx *gorm.DB, r *versionRow) error {
 		switch r.State {
 		case Archived:
 			return nil
@@ -281,10 +291,6 @@ func (s *Service) Archive(ctx context.Context, connectorID string, number int) (
 		return tx.Model(&versionRow{}).Where("id = ? AND state = ?", r.ID, r.State).
 			Updates(map[string]any{"state": Archived, "updated_at": now, "archived_at": now}).Error
 	})
-	if err != nil {
-		return nil, err
-	}
-	return s.GetVersion(ctx, connectorID, number)
 }
 
 // ClientSecretOf decrypts the client secret of a version ("" when it has none).

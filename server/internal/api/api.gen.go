@@ -23,6 +23,54 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for ConnectionHealth.
+const (
+	HealthHealthy   ConnectionHealth = "healthy"
+	HealthUnhealthy ConnectionHealth = "unhealthy"
+	HealthUnknown   ConnectionHealth = "unknown"
+)
+
+// Valid indicates whether the value is a known member of the ConnectionHealth enum.
+func (e ConnectionHealth) Valid() bool {
+	switch e {
+	case HealthHealthy:
+		return true
+	case HealthUnhealthy:
+		return true
+	case HealthUnknown:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConnectionState.
+const (
+	ConnectionDisconnected  ConnectionState = "disconnected"
+	ConnectionDisconnecting ConnectionState = "disconnecting"
+	ConnectionFailed        ConnectionState = "failed"
+	ConnectionReady         ConnectionState = "ready"
+	ConnectionSetup         ConnectionState = "setup"
+)
+
+// Valid indicates whether the value is a known member of the ConnectionState enum.
+func (e ConnectionState) Valid() bool {
+	switch e {
+	case ConnectionDisconnected:
+		return true
+	case ConnectionDisconnecting:
+		return true
+	case ConnectionFailed:
+		return true
+	case ConnectionReady:
+		return true
+	case ConnectionSetup:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ConnectorVersionState.
 const (
 	ConnectorVersionActive   ConnectorVersionState = "active"
@@ -279,6 +327,77 @@ type ActorUpdate struct {
 
 // Annotations Free-form annotations (Kubernetes key rules; values up to 256 KiB in total).
 type Annotations map[string]string
+
+// Connection defines model for Connection.
+type Connection struct {
+	// Annotations Free-form annotations (Kubernetes key rules; values up to 256 KiB in total).
+	Annotations Annotations `json:"annotations"`
+
+	// Config Values of the connector's config fields (such as a subdomain).
+	Config      map[string]string `json:"config"`
+	ConnectorId ConnectorId       `json:"connectorId"`
+
+	// ConnectorVersion The connector version the connection was made on; it keeps it when another version is promoted.
+	ConnectorVersion int              `json:"connectorVersion"`
+	CreatedAt        time.Time        `json:"createdAt"`
+	Health           ConnectionHealth `json:"health"`
+	HealthReason     *string          `json:"healthReason,omitempty"`
+	Id               ConnectionId     `json:"id"`
+
+	// Labels Kubernetes-style labels (key `[prefix/]name`, name ≤ 63 characters, value ≤ 63 characters).
+	Labels Labels `json:"labels"`
+
+	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
+	Namespace NamespacePath   `json:"namespace"`
+	State     ConnectionState `json:"state"`
+	UpdatedAt time.Time       `json:"updatedAt"`
+}
+
+// ConnectionApiKey defines model for ConnectionApiKey.
+type ConnectionApiKey struct {
+	ApiKey *string `json:"apiKey,omitempty"`
+}
+
+// ConnectionCreate defines model for ConnectionCreate.
+type ConnectionCreate struct {
+	// Annotations Free-form annotations (Kubernetes key rules; values up to 256 KiB in total).
+	Annotations *Annotations `json:"annotations,omitempty"`
+
+	// ApiKey The API key of an api_key connector (write-only; stored encrypted, never returned).
+	ApiKey      *string            `json:"apiKey,omitempty"`
+	Config      *map[string]string `json:"config,omitempty"`
+	ConnectorId ConnectorId        `json:"connectorId"`
+
+	// Labels Kubernetes-style labels (key `[prefix/]name`, name ≤ 63 characters, value ≤ 63 characters).
+	Labels *Labels `json:"labels,omitempty"`
+
+	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
+	Namespace NamespacePath `json:"namespace"`
+}
+
+// ConnectionHealth defines model for ConnectionHealth.
+type ConnectionHealth string
+
+// ConnectionId defines model for ConnectionId.
+type ConnectionId = string
+
+// ConnectionList defines model for ConnectionList.
+type ConnectionList struct {
+	Items      []Connection `json:"items"`
+	NextCursor *string      `json:"nextCursor,omitempty"`
+}
+
+// ConnectionState defines model for ConnectionState.
+type ConnectionState string
+
+// ConnectionUpdate defines model for ConnectionUpdate.
+type ConnectionUpdate struct {
+	// Annotations Free-form annotations (Kubernetes key rules; values up to 256 KiB in total).
+	Annotations *Annotations `json:"annotations,omitempty"`
+
+	// Labels Kubernetes-style labels (key `[prefix/]name`, name ≤ 63 characters, value ≤ 63 characters).
+	Labels *Labels `json:"labels,omitempty"`
+}
 
 // Connector defines model for Connector.
 type Connector struct {
@@ -695,6 +814,9 @@ type WhoAmI struct {
 	Permissions []Permission `json:"permissions"`
 }
 
+// ConnectionIdParam defines model for ConnectionIdParam.
+type ConnectionIdParam = ConnectionId
+
 // ConnectorIdParam defines model for ConnectorIdParam.
 type ConnectorIdParam = ConnectorId
 
@@ -720,6 +842,24 @@ type NamespacePathParam = NamespacePath
 type ListActorsParams struct {
 	// Namespace Only actors directly in this namespace.
 	Namespace *NamespacePath `form:"namespace,omitempty" json:"namespace,omitempty"`
+
+	// LabelSelector Kubernetes-style label selector: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x,y)`, `a`, `!a`, comma-separated (all must hold).
+	LabelSelector *LabelSelector `form:"labelSelector,omitempty" json:"labelSelector,omitempty"`
+
+	// Limit Page size (default 50).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `nextCursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListConnectionsParams defines parameters for ListConnections.
+type ListConnectionsParams struct {
+	// Namespace Only connections directly in this namespace.
+	Namespace   *NamespacePath    `form:"namespace,omitempty" json:"namespace,omitempty"`
+	ConnectorId *ConnectorId      `form:"connectorId,omitempty" json:"connectorId,omitempty"`
+	State       *ConnectionState  `form:"state,omitempty" json:"state,omitempty"`
+	Health      *ConnectionHealth `form:"health,omitempty" json:"health,omitempty"`
 
 	// LabelSelector Kubernetes-style label selector: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x,y)`, `a`, `!a`, comma-separated (all must hold).
 	LabelSelector *LabelSelector `form:"labelSelector,omitempty" json:"labelSelector,omitempty"`
@@ -793,6 +933,15 @@ type CreateActorJSONRequestBody = ActorCreate
 // UpdateActorJSONRequestBody defines body for UpdateActor for application/json ContentType.
 type UpdateActorJSONRequestBody = ActorUpdate
 
+// CreateConnectionJSONRequestBody defines body for CreateConnection for application/json ContentType.
+type CreateConnectionJSONRequestBody = ConnectionCreate
+
+// UpdateConnectionJSONRequestBody defines body for UpdateConnection for application/json ContentType.
+type UpdateConnectionJSONRequestBody = ConnectionUpdate
+
+// SetConnectionApiKeyJSONRequestBody defines body for SetConnectionApiKey for application/json ContentType.
+type SetConnectionApiKeyJSONRequestBody = ConnectionApiKey
+
 // CreateConnectorJSONRequestBody defines body for CreateConnector for application/json ContentType.
 type CreateConnectorJSONRequestBody = ConnectorCreate
 
@@ -849,6 +998,27 @@ type ServerInterface interface {
 	// UpdateActor Replace the fields given (permissions, publicKeys, labels and annotations replace whole).
 	// (PATCH /api/v1/actors/{id})
 	UpdateActor(w http.ResponseWriter, r *http.Request, id ActorId)
+	// ListConnections List the connections the caller may list.
+	// (GET /api/v1/connections)
+	ListConnections(w http.ResponseWriter, r *http.Request, params ListConnectionsParams)
+	// CreateConnection Connect an account on the connector's primary version (connections:create in the namespace).
+	// (POST /api/v1/connections)
+	CreateConnection(w http.ResponseWriter, r *http.Request)
+	// DeleteConnection Delete a disconnected connection.
+	// (DELETE /api/v1/connections/{id})
+	DeleteConnection(w http.ResponseWriter, r *http.Request, id ConnectionIdParam)
+
+	// (GET /api/v1/connections/{id})
+	GetConnection(w http.ResponseWriter, r *http.Request, id ConnectionIdParam)
+	// UpdateConnection Replace the labels and/or annotations given.
+	// (PATCH /api/v1/connections/{id})
+	UpdateConnection(w http.ResponseWriter, r *http.Request, id ConnectionIdParam)
+	// DisconnectConnection Delete the connection's credentials (connections:update); it becomes disconnected.
+	// (POST /api/v1/connections/{id}/_disconnect)
+	DisconnectConnection(w http.ResponseWriter, r *http.Request, id ConnectionIdParam)
+	// SetConnectionApiKey Replace the API key of an api_key connection (re-authorize; connections:update); the connection keeps its id and becomes ready.
+	// (PUT /api/v1/connections/{id}/apiKey)
+	SetConnectionApiKey(w http.ResponseWriter, r *http.Request, id ConnectionIdParam)
 	// ListConnectors List the connectors the caller may list.
 	// (GET /api/v1/connectors)
 	ListConnectors(w http.ResponseWriter, r *http.Request, params ListConnectorsParams)
@@ -1123,6 +1293,261 @@ func (siw *ServerInterfaceWrapper) UpdateActor(w http.ResponseWriter, r *http.Re
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.UpdateActor(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListConnections operation middleware
+func (siw *ServerInterfaceWrapper) ListConnections(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListConnectionsParams
+
+	// ------------- Optional query parameter "namespace" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "namespace", r.URL.Query(), &params.Namespace, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "namespace"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "namespace", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "connectorId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "connectorId", r.URL.Query(), &params.ConnectorId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "connectorId"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "connectorId", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "state", r.URL.Query(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "state"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "state", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "health" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "health", r.URL.Query(), &params.Health, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "health"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "health", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "labelSelector" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "labelSelector", r.URL.Query(), &params.LabelSelector, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "labelSelector"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "labelSelector", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListConnections(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateConnection operation middleware
+func (siw *ServerInterfaceWrapper) CreateConnection(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateConnection(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteConnection operation middleware
+func (siw *ServerInterfaceWrapper) DeleteConnection(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ConnectionIdParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteConnection(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetConnection operation middleware
+func (siw *ServerInterfaceWrapper) GetConnection(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ConnectionIdParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetConnection(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateConnection operation middleware
+func (siw *ServerInterfaceWrapper) UpdateConnection(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ConnectionIdParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateConnection(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DisconnectConnection operation middleware
+func (siw *ServerInterfaceWrapper) DisconnectConnection(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ConnectionIdParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DisconnectConnection(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// SetConnectionApiKey operation middleware
+func (siw *ServerInterfaceWrapper) SetConnectionApiKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ConnectionIdParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.SetConnectionApiKey(w, r, id)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2422,6 +2847,20 @@ func HandlerWithOptions(si ServerInterface, options GorillaServerOptions) http.H
 
 	r.HandleFunc(options.BaseURL+"/api/v1/connectors/{id}/versions/{version}/_archive", wrapper.ArchiveConnectorVersion).Methods(http.MethodPost)
 
+	r.HandleFunc(options.BaseURL+"/api/v1/connections", wrapper.ListConnections).Methods(http.MethodGet)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/connections", wrapper.CreateConnection).Methods(http.MethodPost)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/connections/{id}", wrapper.DeleteConnection).Methods(http.MethodDelete)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/connections/{id}", wrapper.GetConnection).Methods(http.MethodGet)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/connections/{id}", wrapper.UpdateConnection).Methods(http.MethodPatch)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/connections/{id}/apiKey", wrapper.SetConnectionApiKey).Methods(http.MethodPut)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/connections/{id}/_disconnect", wrapper.DisconnectConnection).Methods(http.MethodPost)
+
 	r.HandleFunc(options.BaseURL+"/api/v1/encryption/status", wrapper.GetEncryptionStatus).Methods(http.MethodGet)
 
 	return r
@@ -2608,6 +3047,275 @@ type UpdateActordefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response UpdateActordefaultApplicationProblemPlusJSONResponse) VisitUpdateActorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConnectionsRequestObject struct {
+	Params ListConnectionsParams
+}
+
+type ListConnectionsResponseObject interface {
+	VisitListConnectionsResponse(w http.ResponseWriter) error
+}
+
+type ListConnections200JSONResponse ConnectionList
+
+func (response ListConnections200JSONResponse) VisitListConnectionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConnectionsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListConnectionsdefaultApplicationProblemPlusJSONResponse) VisitListConnectionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateConnectionRequestObject struct {
+	Body *CreateConnectionJSONRequestBody
+}
+
+type CreateConnectionResponseObject interface {
+	VisitCreateConnectionResponse(w http.ResponseWriter) error
+}
+
+type CreateConnection201JSONResponse Connection
+
+func (response CreateConnection201JSONResponse) VisitCreateConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateConnectiondefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateConnectiondefaultApplicationProblemPlusJSONResponse) VisitCreateConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteConnectionRequestObject struct {
+	Id ConnectionIdParam `json:"id"`
+}
+
+type DeleteConnectionResponseObject interface {
+	VisitDeleteConnectionResponse(w http.ResponseWriter) error
+}
+
+type DeleteConnection204Response struct {
+}
+
+func (response DeleteConnection204Response) VisitDeleteConnectionResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteConnectiondefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DeleteConnectiondefaultApplicationProblemPlusJSONResponse) VisitDeleteConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConnectionRequestObject struct {
+	Id ConnectionIdParam `json:"id"`
+}
+
+type GetConnectionResponseObject interface {
+	VisitGetConnectionResponse(w http.ResponseWriter) error
+}
+
+type GetConnection200JSONResponse Connection
+
+func (response GetConnection200JSONResponse) VisitGetConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConnectiondefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetConnectiondefaultApplicationProblemPlusJSONResponse) VisitGetConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateConnectionRequestObject struct {
+	Id   ConnectionIdParam `json:"id"`
+	Body *UpdateConnectionJSONRequestBody
+}
+
+type UpdateConnectionResponseObject interface {
+	VisitUpdateConnectionResponse(w http.ResponseWriter) error
+}
+
+type UpdateConnection200JSONResponse Connection
+
+func (response UpdateConnection200JSONResponse) VisitUpdateConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateConnectiondefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UpdateConnectiondefaultApplicationProblemPlusJSONResponse) VisitUpdateConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DisconnectConnectionRequestObject struct {
+	Id ConnectionIdParam `json:"id"`
+}
+
+type DisconnectConnectionResponseObject interface {
+	VisitDisconnectConnectionResponse(w http.ResponseWriter) error
+}
+
+type DisconnectConnection200JSONResponse Connection
+
+func (response DisconnectConnection200JSONResponse) VisitDisconnectConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DisconnectConnectiondefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DisconnectConnectiondefaultApplicationProblemPlusJSONResponse) VisitDisconnectConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetConnectionApiKeyRequestObject struct {
+	Id   ConnectionIdParam `json:"id"`
+	Body *SetConnectionApiKeyJSONRequestBody
+}
+
+type SetConnectionApiKeyResponseObject interface {
+	VisitSetConnectionApiKeyResponse(w http.ResponseWriter) error
+}
+
+type SetConnectionApiKey200JSONResponse Connection
+
+func (response SetConnectionApiKey200JSONResponse) VisitSetConnectionApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetConnectionApiKeydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response SetConnectionApiKeydefaultApplicationProblemPlusJSONResponse) VisitSetConnectionApiKeyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -4026,6 +4734,27 @@ type StrictServerInterface interface {
 	// UpdateActor Replace the fields given (permissions, publicKeys, labels and annotations replace whole).
 	// (PATCH /api/v1/actors/{id})
 	UpdateActor(ctx context.Context, request UpdateActorRequestObject) (UpdateActorResponseObject, error)
+	// ListConnections List the connections the caller may list.
+	// (GET /api/v1/connections)
+	ListConnections(ctx context.Context, request ListConnectionsRequestObject) (ListConnectionsResponseObject, error)
+	// CreateConnection Connect an account on the connector's primary version (connections:create in the namespace).
+	// (POST /api/v1/connections)
+	CreateConnection(ctx context.Context, request CreateConnectionRequestObject) (CreateConnectionResponseObject, error)
+	// DeleteConnection Delete a disconnected connection.
+	// (DELETE /api/v1/connections/{id})
+	DeleteConnection(ctx context.Context, request DeleteConnectionRequestObject) (DeleteConnectionResponseObject, error)
+
+	// (GET /api/v1/connections/{id})
+	GetConnection(ctx context.Context, request GetConnectionRequestObject) (GetConnectionResponseObject, error)
+	// UpdateConnection Replace the labels and/or annotations given.
+	// (PATCH /api/v1/connections/{id})
+	UpdateConnection(ctx context.Context, request UpdateConnectionRequestObject) (UpdateConnectionResponseObject, error)
+	// DisconnectConnection Delete the connection's credentials (connections:update); it becomes disconnected.
+	// (POST /api/v1/connections/{id}/_disconnect)
+	DisconnectConnection(ctx context.Context, request DisconnectConnectionRequestObject) (DisconnectConnectionResponseObject, error)
+	// SetConnectionApiKey Replace the API key of an api_key connection (re-authorize; connections:update); the connection keeps its id and becomes ready.
+	// (PUT /api/v1/connections/{id}/apiKey)
+	SetConnectionApiKey(ctx context.Context, request SetConnectionApiKeyRequestObject) (SetConnectionApiKeyResponseObject, error)
 	// ListConnectors List the connectors the caller may list.
 	// (GET /api/v1/connectors)
 	ListConnectors(ctx context.Context, request ListConnectorsRequestObject) (ListConnectorsResponseObject, error)
@@ -4310,6 +5039,207 @@ func (sh *strictHandler) UpdateActor(w http.ResponseWriter, r *http.Request, id 
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(UpdateActorResponseObject); ok {
 		if err := validResponse.VisitUpdateActorResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListConnections operation middleware
+func (sh *strictHandler) ListConnections(w http.ResponseWriter, r *http.Request, params ListConnectionsParams) {
+	var request ListConnectionsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListConnections(ctx, request.(ListConnectionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListConnections")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListConnectionsResponseObject); ok {
+		if err := validResponse.VisitListConnectionsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateConnection operation middleware
+func (sh *strictHandler) CreateConnection(w http.ResponseWriter, r *http.Request) {
+	var request CreateConnectionRequestObject
+
+	var body CreateConnectionJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateConnection(ctx, request.(CreateConnectionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateConnection")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateConnectionResponseObject); ok {
+		if err := validResponse.VisitCreateConnectionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteConnection operation middleware
+func (sh *strictHandler) DeleteConnection(w http.ResponseWriter, r *http.Request, id ConnectionIdParam) {
+	var request DeleteConnectionRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteConnection(ctx, request.(DeleteConnectionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteConnection")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteConnectionResponseObject); ok {
+		if err := validResponse.VisitDeleteConnectionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetConnection operation middleware
+func (sh *strictHandler) GetConnection(w http.ResponseWriter, r *http.Request, id ConnectionIdParam) {
+	var request GetConnectionRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetConnection(ctx, request.(GetConnectionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetConnection")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetConnectionResponseObject); ok {
+		if err := validResponse.VisitGetConnectionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateConnection operation middleware
+func (sh *strictHandler) UpdateConnection(w http.ResponseWriter, r *http.Request, id ConnectionIdParam) {
+	var request UpdateConnectionRequestObject
+
+	request.Id = id
+
+	var body UpdateConnectionJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateConnection(ctx, request.(UpdateConnectionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateConnection")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateConnectionResponseObject); ok {
+		if err := validResponse.VisitUpdateConnectionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DisconnectConnection operation middleware
+func (sh *strictHandler) DisconnectConnection(w http.ResponseWriter, r *http.Request, id ConnectionIdParam) {
+	var request DisconnectConnectionRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DisconnectConnection(ctx, request.(DisconnectConnectionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DisconnectConnection")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DisconnectConnectionResponseObject); ok {
+		if err := validResponse.VisitDisconnectConnectionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// SetConnectionApiKey operation middleware
+func (sh *strictHandler) SetConnectionApiKey(w http.ResponseWriter, r *http.Request, id ConnectionIdParam) {
+	var request SetConnectionApiKeyRequestObject
+
+	request.Id = id
+
+	var body SetConnectionApiKeyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.SetConnectionApiKey(ctx, request.(SetConnectionApiKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SetConnectionApiKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(SetConnectionApiKeyResponseObject); ok {
+		if err := validResponse.VisitSetConnectionApiKeyResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -5349,129 +6279,142 @@ func (sh *strictHandler) Whoami(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7D3tchs3kq/Sy92qkNkRJduybyPVVp1iO4ljJ1FZTlJ3lk8DzjRJWEOAATCiuC5V7a+t2r/7DHf7YHmS",
-	"KzQwM5jh8EMSJXu38sem5gNoNPq7Gz0fOomcTKVAYXTn4ENnyhSboEFFfz2VQmBipHqRHtsb9hoXnYPO",
-	"lJlxJ+oINsHOQYennaij8JecK0w7B0blGHV0MsYJs2/8QeGwc9D5/W411a67q3eDGTpXV1E140+oNJei",
-	"nDZFnSg+NVza+d+MES7cEyDyyQAVdB9E8DCCX//6z16/E7WB6V9YCeuECz7JJ52DB1HHzKe0OmFwhMqB",
-	"lystVTs8scBL4x6IQQ7BjBGmCi+4zDVM2QhLsH7JUc0ruBI3aA0MdvkKxciMOwcP9h7ul7Boo7gYESgv",
-	"cX5nu0Jj0yyv2ACzE8xoTxbX/TIfoBJoUO9oM88QMvs8aP/CAcTsz4M4sv/5/3/n/wcuoHsZzXvuLyFN",
-	"7YL953f230ROJmxHoyVMgyl0WZbBJNcGxjJLe8twmtXgXoLa/b0vnrSh9hWfcLO42GM2QtD8LwjdFIcs",
-	"zww83lsOAQ3SmNnR1uO9vWgdpX3PJqinLMFjZsZLuKB8BuzORzCUCvCSTaYZQqykNH2Dggmj+yyZYLyE",
-	"LfxfN6OUGpidKwu5Qj2VQiNJkGMlBxkS7IkUBgXhlU2nGU+YXcbu1D3xx/farunDhvMW49KMdawcCXj9",
-	"1VP4Yv/xf4AfvE8o9e/aoY8Kcp4qOUVluIOWCSENgaXXAXAUPHoVdRKFljyPaHlDqSbMdA46KTO4Y/gE",
-	"OwtkFnXw0qASLHuRrpvrefXkVWT5eh1shUCNHB+sXcwr99RVQRMfFqEVxUZfkyKizhTVhGtdIJUbnKwF",
-	"6Lh8x47ggWFKsTmNmA8ynrzEuV7kidc44tqgwhTcY3COcw1Mw4hfoIDuD1MUJyffQMxyM5aK/wXTM/tI",
-	"DBkXqEEqOH7+XS+CGTdj0LlSMhcpFyOYjbnx/GYUn0wwJY4q1rOAsibY+TS9Ho1chVz51gn0ah9qFOR3",
-	"ro7tGqZKWohqZB6SbgjiuxIaOXiPibELILp6So8Tt6Qpt4Ow7DjgoiHLNEZbY6ybcslNCT9QDw8fP44+",
-	"LUaYsMsX7q0He1aHrGaMcoLQmnjy6E/7pHzKKy1rrM3TnKZBlUsIcin9uI0MQHqyH1kdZN/sHHT+hyXm",
-	"7O3Rzn+znb/s7Xzx7o9/aJOdNNIrrs2iDC9XvRF+nSJoYdbKmGvh7SZj0kxLV/wjMdW9ccydUf6/D/0u",
-	"7lMd2+371CLi67rnK4W4YwU7BLsH3cpItroIVJ6hPoQLluWoIZ+CkfDw8RN4yb+0RrGRhmVkVS5AWTpH",
-	"H9lyWW+B1Ny665Nkxgxq413Adm9rzEdj1GbBC9yDAQ6lQnK/hlxVj4Q4LS3tu7F4FJ8wNV8Jv4e39BPp",
-	"jQLUQ2ADjcLAbIwChBQIXBcPtS9j68aFtyeWGA31HbqOEVGSxj0bElsQi08erZU8NyWaFUqVAFmJyWc4",
-	"5IIw+EJMc3NNlKbl2+2UWt23VvR/HX33ytrI35788D0YvDQRuFcGmMJgTtRM905ooaBRXWAKzEBcrj0p",
-	"AN+pxu5b/49c1FAPPXn4YH9/HekGC1iJpnWWR3Kp1lse5WjbsD4qgX5nFkg5xSdthVytgvwnlvGUFQRa",
-	"BxCVkmpzhFec8ty+2Ib2CztbgPGBlBkysYBy91xUQLAS94EmaOBXJWN+cT3tm9Tp+Rpq+Aaqvi4c2inH",
-	"xYtWCY4IhJ0t4xpTa+5YAdFq4VSvfMP0eFEexXrMHj5+chADEynJmjFewsk3RzvWgvLKNJirGu8A8Jec",
-	"ZTBmeowaJsiEv1I9oyOYjZnBC1R2IK7AIclwMeq3YWfM9NOMozAnmCg0bVRzKzvCmsN6XOxYHRU/W9OA",
-	"G2/jDDBhk9KOOAQG5cuhABe0tmTMxAi1XdJmVKCNFx0bEZun9hN66SamSVSG6iuEhrHRkA1DbqgbMFW4",
-	"34FfI+YFUlvczBsZNX7tN7JtkgYpLXLUD0e5GT8E9yBoehK6M8UN7kiRzQ9BG6kwBRSJmk8NppHfcoUm",
-	"VwJdwHxNCDzq0Ig/iGzumHtBDvwbGwl+A7eq3Qvxf7UmlLKBFq/xltV/Ip/Q8hQbWjL1AsDa64nhF5bq",
-	"Cx0TDFxu9OWOHWDnginiHDtSc6pnfuSFzFw5U/POUTHzwo0Skquo01TFC8gecszSRWp7Jo3BlDIehcCn",
-	"J8l3bmgdnSdjS48U6+1L++/DvpHnKH5UWWwpNE65nmZs3k+YwZFUHPXbB+/iVmmfcYGL8Lzi1jtzc+t8",
-	"MOEEniN6ct/OhZyJdqdtglqzEa637xwuqhfaaOS543lPHbm+Lfk2x3stZ232kkIsH1w35Ovg2W/l4BoM",
-	"0AbMwvoSmeUT0erMJzIXdf3DhXmy37or51i47i/Sdml3jqWrDhpZxsWI9t/FdA4BJ1Mzp3Scj/KYMTPA",
-	"lLVNDJDlCCguMJNTp4ZX+5GLmQU2yDagGvdYVOClrh5rqywQ1Ir6WgR+ERkJyzJUO8lYamuRpJYrmQBm",
-	"GT+CXPBfcqRkCrf2ioYSiKYcf/y46V4HzlnlmPXP/vOPB3/eWeKffWU55XoSxS5CDofosjxOmDANDNJA",
-	"1HRj59H02XQaRxAHwdC3e+/6F6gGOu5ZkVKWUNBKW3d3q3z/EucfOR6Y5EqhMNeId/k3Sibq7oEUiRXe",
-	"2ig593bKImuujzz60oVPIvOpZa7Wv/YS5yfuwdDSbvg9JWJil88cswuEAaIAkotyR48VpimmBy5c6PDM",
-	"VYFhDXKKQgMTc8uI5M4UtkNpKZSTbGgqWMgtvKXCLy48qwa6w9CkR+8C/VUG/60zni9xfqQ1H4lrmvLn",
-	"RIUbV9mEq3WvrgRm4ssoGqGQ4RBpI14Wk7crLnKRy8qRXKOGrpXLcias+KLbyBRqA0wkaD2Kz3TvEESe",
-	"ZeQ3a3pmlMkBy0BJaeywlqDsE04zuZDAAiudr4aM0epciMCMeaAqrOLAbNgaF1+vP7cTh23gd8kOfeJR",
-	"7QkzqDjLNqDN74pH7z0YfgPJuS5+Xg65ZNu8xLquxy7FkKuWyqzvcm18eMl44uZpK6Gmav46b9GZ1vsG",
-	"hVOpzGGhFq31OK7HopZFJwvIVi/3NY2/KEoqRbAA11cWD2TaMkjVHFQu2sAhXt9g/yg+JBSytDBp69Od",
-	"uHiGN6OtrY2pq8zxeP1MlyougikqcMZuFMgOJtLQYq8V7WzBAarAfyON46y1TsaizK+p3xpOFmdYsqnr",
-	"8hvnOF+f33iJ823EPvzW3k1OIxROCxTzJdP4ZB+62jCRMkWxMGkt+541ivCSJSabw6OHMJgb1PaapY1C",
-	"Lvbh+1q8rOGjtBXjtoXLXuL8tTTXVwQ3Es9X7Sg6KWXoSgAWoso+dx5iBRI5QQ1DJSd9iEcokIpxXRQ+",
-	"5iLjAr1hKhBTkFZ4xfbvA2drxafChUi4Cvw/iFFcWGdqyDP0g7GZPnOBTX02YYKNUMVgyd8FWFBdoPqM",
-	"jJVTgeKCK0nmUAR2DKreE2hmUp1HoCXQ7Nars6YCy7QET2G6Dh5I4Spm41PRZcIay4oZqXqH1mK2L6MV",
-	"eyM0Gvb3Htk12FFjp1T651ykcf9UdBbsQC7SjbXYS/vwVeRq8G9Th+KGqxxRfQAoLiC+YCo+JERBbJ3a",
-	"+BBa0A2xu3DGU7s3CkdcCvsLRTqVXBj728vSM23YCO2F91qKs3Ocx3343uLLaoiSUGhrHZm0pH2awtCi",
-	"4d0qmn7psVo4MOU8VOBMYTrr3Vx0oo5drLX/F5d5DR+HJv06mKS8+KKYrbzynKYt//zKzV/+ffTziQvw",
-	"6+8KMNzK/uXSsy9xvjSteeOaotWhNp5CNz6/OPv1r/+Mey6m5i0Cbx8sDbi46ENbOmnD5Fa1Wp/WavVR",
-	"3SyV/1nh4d1KDG5J494+z9BcZsBk3skmEecOtdChAUOD3ih2EM70tBy9ceO4mqxx53U5d+NGPfrwqqT0",
-	"G0rT9jMuGrqWNOO3U4VDfrn7zq4sdmYn/Pr3/4UnjyAZM8USK4AjR6GLN9oL/b4PHaePGNi7rndJR0mu",
-	"6+vdNjzkz6/cOtZTAvaJu/A3QHIbxlaiYBsCqSLitY5A45yVwirIM5EKgeaDocwyOeuvjxcuFW91tLSl",
-	"FoOTZhT214YpMiCZ8QbiIWgcWZNTW/M4GUP81jlUZ++KHzvvPl9IUj9eHy4pofuXswWCKu/rAV2LEC0c",
-	"4yJnLXDk3Sk3qZz12v/885jMTCqgtZtlrUzrvbkQNwwwkzPgZmErnqzdCoXOsn+R6iWVN1NHpJHzdcwY",
-	"NULxFvBU16IMq7Ncaw8OFeNuznuv/RsU8uOiKIZvqXZDNdh82J9QDdYMuSIQVy2jmLeNR4MTg82glGE8",
-	"a1XY16wCDHKELdjmQhsmlmRe7dpQmxdp611dJt4XzUzDTYYrzokt0D/8+PoFKByiQpFg4XK6anFCEdgX",
-	"oRuzgczNwSBj4jx2QpNcZYIFNJtr4AZYVjtUsCxjbO8WsJbradumZir/Wsn4GxyWLDK6TVacA4Mh49YJ",
-	"eC8HoI2cTrE91DrkIqimu7lbEit8Tz5Ip1VyMN2WA/2ZvBWrTdCFMt7LQb99gJnixmDLGD85L0fhjnd7",
-	"cpGWpYolp32my/SqtVC1hCFTtVq/5aUPOmFCtIV9y6lZes0R3ZKvg3PddD2mLjVvRUguhPuVSvK73dZv",
-	"6HM0aPa4HLZx43U5S+PGMzdp4+pXHoawMKOlTIL4AQZIR0lZdo4pdP16LDHoXis5mCKm3LofvtyvZHrH",
-	"Ao7IukwAasMnzFA+mBsNGWmd3oZ7tyow/1NQ2JLIPEuptGWAlGe2s5cOoVXY3k+kEGEEhk2mqCgka1X2",
-	"DBVChkMDjFKLc2AKNwVxG7nlwl33vFuxQciNjZi825fr+BelTg4o+/Mws61d1Z7VZJQ+IfelKKEL/vCe",
-	"jVdFZ5kc6UUGuIo6pK0bk42osDWz5n0Bewk4efEZ0o+pkhNZ/Lqc2+mkxxK3m6elsH+1TfvzWB5NXrR4",
-	"rsXJtY3OYzYOGy7yU5mOheBRV/fANXjkQNdyBc38mbbOuVJyVtWgUimglZcZ45PexomhVafTG/TFfP+J",
-	"cDnv2iKgGpNccTOniliHsAEyheood66K++urgsS//flN0VyCEm90tyL3sTFT1xyBi6FssS5yMz62Owvn",
-	"iFPLdlylO1OmzBwShSkKw1mmq0Ji4lSWp5xEHAXXgy4OmqrATkVxABiOjl9oytPJ3HXqIB8qGLoPb+w+",
-	"JVIYZa187qoKvAFtt1HlZlzY96fCRf6hG7sfu1YG2Jl27UrZlMe98kjA1xJOnr20j6bnu3GvfypOxe9/",
-	"D3bJdm4Hsb343PoKEO+yKd+9eBCXRJMwpThqiI98iwDmThB8SUiG03xv71Hy7c9v6AfGfTjy5W6g+ciX",
-	"RxBpEQZOBYOp4hdWDFuFPBtLjUVzgjHLhkD0WrYtkE6UuwG7z9OHjx8/+AJ+/ds/IH6ePjs5iiN4/vTZ",
-	"yREc06GHX//2j1MRPz95+PhJHMHrkyP49e//Bw/39v/k3nlNd3bjY/q/14enltj1AcQ6H8QF3t1sFGBl",
-	"ifERVqlORexWWwopt+Zdd7U67+1RcQgxy9PYGSNlxoYnZKamE055BLtbEcQOA3HvEGK8nFpITkXBOo7a",
-	"DEykNvXEj2+iAhkfopXwVS+WBzDuARsaVBBzZmLoSgVCznqHpyI+52kM3TGyFFWvWLRLHxcNIU6+ObL4",
-	"HHIxQjVVXBiCYsLmpNZcYS/ttZw69/ZUhGWAsRMj0GVg5aul4UpQgGN13fMyKMD6Z6UaDwY7FVQDYw07",
-	"onTt5H4fjjxlWRqdUw7qveG0jZqLUYY7ucYDYKBwmrG5I61hrslYNDxzzOSGwMspV6j74PjAmlK5opOm",
-	"DPb3HpRuRtHQpWCk4xDMU3EUwG1fjj+UxBKVLrGOgFy+6sqLVF/FfYjLh2kRrPD6rUN/KrqujQ1zlZUM",
-	"dD4wCi01uev9zz+PI5iNeTIGLpIsTy3b+nd80VDPIi0AkQ5EWFJjyRg1yNxonlKFUbkfciaCsIOflJZf",
-	"KHHLP5XiJqomLW1/UTeRCOJKdwd/EaVQWq3S3rELanwe0xRWbdvhR0iZNktL9L7LVEYQO21tfzl17aIg",
-	"FPgosRvBNMu12+3i2o6eYsKHPHFbAbFX8jF0K1B7EV2/nFdXLcj2srMAYgp8axK3pyIOrIEYuqwYI1hP",
-	"HOx47Gviy+gJdUlyzBBsEdG+bERU/Oj0c0iiqUR5PUREt2vb0wtEtOVnitmMFBOmZjxwp6r0qXCU43ec",
-	"eeVVAmPKqmcazRq+GhGY0DNUGvb39qOy0IBp4Nb2hpQ7ExkvuTZWf1ptaWU+1b1K1HQ3Q3YOLFFSa/DN",
-	"mw6BAVUYtM07YedoNUYAHTenImGiAdKjgnsp7qEr9bd/eUly7vHlJQxkOvdc2GyhBKlM8ol1KrvxsvZN",
-	"VpbT9rJT4c9kaCvFST5HELswzdt3fbpZaAluXObcB0gC0+To+EVwjuugs9d/0N+zJpf1MdiUdw46j/p7",
-	"/UcdFxQno8kr811vSB98IJP34EPHpfR9UX/nFdfmqLCrw6Z3b1sLsdxokHKFtKtUzMAbtextXcDC+NfN",
-	"OmpF7Y9XMO/We7Rt8gK1JtvgQR+hv3rX6Or1cG9vRUev63Xyqlq5tPXyosZ5dKKAdsAKlpSspIGrqHNH",
-	"0yx9LZunBDzoGRZ1dD6h00uOEiplrJtMZsUvOeZspEuDXpOzP5W6hbJc9ujI2/1ezH8p0/l2MeaTVFd1",
-	"h8OXHzU268F2p27bKAfOLTZkAb9XUYOXdz/w9Mp5MuSkLmD+GV2vMF/DwX5Luoee3ybMUbuw+RrNEqj2",
-	"7n5n3hSkvdV1NkTmdttPlv3rrOCZMpOMF3HqcmR3zmY+FbcRm93DZjpwtiL3XlsHIcHqAGXZIS8wiSKo",
-	"WjJFReED+WZBgyPlR5qNZYa9VmEZMHMQ0VqlnJ+Gga/1Croa9TclfQcEWe96slJRVztxl8o62O81Cjug",
-	"t3VKu2rHcjcSpdn66J6Vd9Bt5g4VeA3frXy/e3bhOrq48qbWDfE9X7Clx9Fdb06zm9I9y/62tjdL1PoF",
-	"qpQn5rDwrJxHBciSsT/GSukZrmGmpBhtgwGfjjE5B1bxX9j5oYj3aiMVucz+sCF0mZgDq+KvmHqO7S3l",
-	"1HbK2cwErPPxnZuBFXbcUDX0uGhveQqTKQSWZVA0ZaAgJe3SmGk60dZbIbyWWZcrFrx3P+LjTSiTtyxE",
-	"FvT/OoXY7Fq/1oy8N8H/cczJtTvnE5fb2MF2A7OyHHelqhmPZHPeQArsnqVIGcrGRwtuSh6tWugZTfGJ",
-	"cVcEQs5KWcuavSO3IuUzZKqtMWUYKT7w4ePeIXBqQEVnhNxh8qhMxlWSkGvqsmDtwSFlZkDgDIIY802o",
-	"oBCsm/kSPxVPtzuwDbegKAu4rt6unxO4F7M8PEew3FjQDsu3p49wPArO1agTZ6h9X7JVhvhdMW3Dlv+p",
-	"9tWPO5Ps9cZfH8uyL0+AtNOAZTjqFLUNIjhKUzoDzIZVH4/yZK7AS1P25A1khtM0vduw+u4H/+tqKdOH",
-	"JlG4//fEhmtY8JMzj6LN36l9lod4MDdrrapPlwXvnwYKU2trbBiaWYEv1rUKuNYosOcktWNYcjlm1uWg",
-	"485Vs8gWZj2E/b0vXH+e8rntMPDumfeDtmHF3YqKWzWJ71f3KYqS0n/cotXnl1vSiLXUXYVdm/VXEkdo",
-	"JiZk2sOgAnBbhFIUJH6ShHLsgPsUCcWq/LJx/O1p5Dt2ji6qvoxGQnJo9xbqH0bzj9b9h02opqrB3j0r",
-	"mxCGEcXmh4F2qjdcLwCqlNYUnaZ6D1+8UCulr/oSUfGDb50bAbN3TgXX4Mpi0qgoYuEy5QnouUhgyEWq",
-	"7YA4K/HDjCty8oWSRbmOP8fk6txOhQeN7Cn3ftloCY7KQsXZmGeWX9/LAZVaZApZOgdfL++bWPgi7fdy",
-	"4Oos6qR7YicKC9oXifbh1oh2sf9jK80W8EsFQYH8NsiXVguqIgUx8oVTOmg0489V1JoVNk5VBEkyKmo/",
-	"cFQAUtBG1QxcKuVeRrrVkaFRW9ffmAqSY6D2jLo45z5FVTsY3z3tqBp5pzgwp52D4nlS/FUJp9CGZ1mt",
-	"mw4rx5JmTGdKmOvW6Goki6VTfBLisOdnUUJ6KoK9Inqmlhku+mMstUrh4wJcuwosPZYzKvZywWBPqBM2",
-	"hxEa106EUwGZlCZ2Tco8HvTU8hBtXLmsXht5f41moS/qJvnECnH3lUK8yzjBAgqWxpgsdrfDaPU+1CHl",
-	"ru3QFBX9dKsSPh9HJ5poJPxGaFZz27n/ntDS+JD/Ptp6qqDpf8svb59Ai65TKzPL7vDQ3eWUA/nZRmfN",
-	"xLIntNVhqJfU2esu3N6q1+A9B5uotdcdJJCD8DMNRWZSbUucqrJqoPZhp/Xcv2HesNisj5ExJDvT6kZT",
-	"NbQ7LGv3aeHWC3cWH6ekbtkuUyqoNLqumTK6lWKXBc1aEbB315Tj2/zcPixWceS1PMTgS8prM4V3ys8f",
-	"Jzu4ZFfuqNTsGpnAFby8e5ZWDTtvt9utzqJvIeTq/i1rOsHhdELZFU8OvQ3qOy6HvAvdtu5np8KdnSCO",
-	"lVMd+HzUXQ8y6U4bcAPdho+oexEonMgLqpnXoT1fOagauu7kRGA6DVmWwYAl5+5cRdXe1y4sn/pjRtRB",
-	"gxJzODsVTnj0In8ESp2XJ6Yg6EVdHB1yXtOiV1Hh5VSUiCk8/eo4rWsWJ2V6QJO4rqeFqW/GOAnMRgKo",
-	"srhORexbncbuq+AKp8hM2HUVgs2s4lO5SKXANpfBP36nnF60m71/Vq93fm3he2pU4D8n1JXKfwfZtamN",
-	"YEZHvd0W9oIt3I7arzqZe7ZbcLMdH/YO61DJqlkufcGpBmYNyg2liyqbd25FuNQJzHUGvVP68s1HrxY/",
-	"yL5lS3CD6GOj1//2Uo8tg7dLXSKdw2bMrYjcgRcX/viUq27WM1TW4OptSjIbFSJUCNN3bGd99IKAc5wv",
-	"LwXYhqG2chd2P7jc80qj3zUQDIj4XrZk2XYULTK2yCZugVQi5KPt5UdrpLUwhIRMihGqxschoHuBalAe",
-	"+PQJwKLVVpPlqMjReiU+xMNUmynAt00AUeupk7IF5/KTJxMu+CSfhL2rqr7cIVkFjTlWMfX3Yf+O9TEk",
-	"ytNSCAmSMc9ShWIxzEjW2LJwUvHaD8Pf4knr1rs+qlTtci225DZgi9GlwCBfE1gK6G5deOn7Wnu17ZsS",
-	"zZ6Y9xxqClpI3kvAKfwuCqWAKFPHNeWJpsyKvaUb1So4dj9YOtog9FTfyI8RgCqBXhV1GjMdSC1VtXdY",
-	"Qb/Lgk0rlrx3PxT0JmTL24efmnx7LdVWk9AbBqPujfs/TmBq5d59/PDUxtxfnl+u2uVseo75y3nw9b1P",
-	"8kzzagj/Xc4334B52+1TrCPrJqejA3xveEB6YY9+Oyx9654Ei1zuP3i0jKt/9FHaklY2zTYVL25L2E3k",
-	"RfWFl/CTazUbgJPVKtz34VqCxtzo0knZOL+0eu1b9baDL+UtExrlE9uKgKxAaHkehoLSpupemM0JxVtw",
-	"jpdZEG0F2kftpHgnsUj/AcX7D3XfNwlQbSSrf1vRx7F9csh/YtF/INd/XBG6AjHVZV+vogFgnXaoHVhx",
-	"6xznawKTs7FkE740bvGzu32H+PddQJcVGpH3uy2+s6NRqo7OmRVZ9NYGoSHWOLWiNHOLuaADJ/Fa2Hvz",
-	"7TvLRy5L5zgxV1nnoLNL/OVH+7BQ7KPJBvBXvQoJrpSzB9doH4O/g9LXq3dX/x8AAP//",
+	"7H3tchs5kuCr5HI2osmeEiXLsm9aio04te2e9tjd7ZD6I+5MnwpkJUlYRYADoERxHIrYXxuxf/cZ7vbB",
+	"+kkukEBVoYrFL4mUvbPzxxbJKiCRyO9MJD61BnIylQKF0a3TT60pU2yCBhV9eiGFwIHhUrxO3tlf7Jdc",
+	"tE5bU2bGragl2ARbpy2etKKWwr9mXGHSOjUqw6ilB2OcMPvGPysctk5bfzgs5zp0v+rDcIrW3V2UzynV",
+	"vqe0M1Rn/BWV5lIU0yaoB4pPLXCt09bPY4Qb9wSIbNJHBe0nERxH8Pu//men24qawPQvrIR1wgWfZJPW",
+	"6ZOoZeZTWp0wOELlwMuUlqoZnljgrXEPxCCHYMYIU4U3XGYapmyEBVh/zVDNS7gGbtAKGOz2LYqRGbdO",
+	"nxwdnxSwaKO4GBEob3C+t12hsWmWt6yP6SWmtCeL636T9VEJNKgPtJmnCKl9HrR/4RRi9i/9OLL/+f//",
+	"yf8PXED7Npp33CchTeUL+88/2X8HcjJhBxotMxhMoM3SFCaZNjCWadJZhtO0AvcS1J4cffO8CbVv+YSb",
+	"xcW+YyMEzf+G0E5wyLLUwLOj5RDQILWZHW09OzqK1lHaj2yCesoG+I6Z8RIuKJ4Bu/MRDKUCvGWTaYoQ",
+	"KylN16BgwuguG0wwXsIW/tP9KKUCZuvOQq5QT6XQSFLrnZL9FAn2gRQGBeGVTacpHzC7jMOpe+KPH7Vd",
+	"06cN583HpRmrWDkXcPHdC/jm5Nn/AD94l1Dq37VDn+fkPFVyispwBy0TQhoCS68D4Dx49C5qDRRa8jyn",
+	"5Q2lmjDTOm0lzOCB4RNsLZBZ1MJbg0qw9HWybq5X5ZN3keXrdbDlAjVyfLB2MW/dU3c5TXxahFbkG70l",
+	"RUStKaoJ1zpHKjc4WQvQu+IdO4IHhinF5jRi1k/54A3O9SJPXOCIa4MKE3CPwTXONTANI36DAto/TVFc",
+	"Xn4PMcvMWCr+N0yu7CMxpFygBqng3asfOhHMuBmDzpSSmUi4GMFszI3nN6P4ZIIJcVS+ngWU1cHOpsl2",
+	"NHIXcuV7J9DLfahQkN+5KrYrmCpoIaqQeUi6IYgfCmhk/yMOjF0A0dULepy4JUm4HYSl7wIuGrJUY7Qz",
+	"xrovl9yX8AP1cPzsWfRlMcKE3b52bz05sjpkNWMUE4TWxPOnfzoh5VN807DGyjz1aWpUuYQgl9KP28gA",
+	"pOcnkdVB9s3Waev/sIG5en9+8L/Zwd+ODr758Md/bpKdNNJbrs2iDC9WvRF+nSJoYNbSmGvg7Tpj0kxL",
+	"V/wLMdWjcczeKP/vh34X96mK7eZ9ahDxVd3znUI8sIIdgt2DdmkkW10EKktRn8ENSzPUkE3BSDh+9hze",
+	"8G+tUWykYSlZlQtQlv7ZTk0XKYZ89IBl/+pW4l2eQe7BfaXBDQ1Djmmioa2zwdhqYgY66ydywrhoXugg",
+	"8Aq3cSCDN73/2OyqFU8VTmQAuf04YxomLEGQ4gy4gWvEqbZ/zMYogAlpxli+zLU1NCfSOIugbs3fyzoc",
+	"I0steW/qsX/vni/evEDmDeqFoXmyXSDgfiLlfjpSGy8qNwPvkh7fh20VkmADWeWQFhu13Lxy7LWNnVWu",
+	"73zK3+B8W9VRvBQIzj89+eZ4tdyMWjPFDf4k0rnzAes48uOuhviRzcNyrYtcfv7uNQlcOQQmgE25tfMD",
+	"3m/Teg+kSOdnoI20PgOKgZpPDSYRCLxBBQpNpgS6SMMD8bmJrK1EfgLlVVFu4SvHRzsVoI/F6iusyBD4",
+	"1cT2fSEkUWQTO04mroWciYIv55bZRP73h8U9uj2wrx7cMEUg2DHcqL8UI7nP3xfj5b8Xo1ZgWmffDm7F",
+	"evu2HG4XRm5gN+zN0q3L5GBPNJpsShEmllj8DRlP0UrVhOtc59JelJ8x2XCvgmn9LOU3F36+8pvv8pnL",
+	"r17WYGj6xUJTWeIXbdHfLd+dzx7z4vsWRykzqM1K42/MR2PUZiF/cAR9HEqFZAsOuSof6TRbdfuIlSk+",
+	"YWq+En4Pb5FhoDdyUM+A9TUKb6gKKdBZp/RQ8zJ2bjr5SNQSe6i6Q/cwix49BLUDh/r507U+6x4UKQGy",
+	"EpMvccgFYfC1mGZmS5QmxdvNlFr+br2+/3X+w1uQCv5y+dOPYPDWROBe6WMC/TlRM/12SQsFjeoGE2AG",
+	"4mLthWlwUI7d/ailiGvm2fHz4ycnJ+tIN1jASjSt1+lqY52+m7hVKdD3rdG/8PjVSm33K0t5wpoDJqiU",
+	"VJsjvOSUV/bFJrTf2NkCjPelTJGJBZS756IcgpW4DzRBDb9qMOY322nfB4RVtlf1VeHQTDku07hKcEQg",
+	"7Gwp15iAkSQgGkNG5SvfMz1elEexHrPjZ89PY2AiIVkzxlu4/P784PjZ81yZBnOV450C/jVjKYyZHqOG",
+	"CTLhvymf0RHMxsyQx2jGyBU4JFmjstsY3mH6RcpRmEscKDRNVPMgOyLrp1yP8x2rouI3axpw422cPg7Y",
+	"pLAjzoBB8XIowJ03PBgzMUJtl7QZFWwTzymo/f5Rnago8igRGmbVQzasRnhCvXmzEOQJiHmB1BY3815G",
+	"jV/7vWybQY2UFjnqp/PMjI/BPQiannxYAKSpeKIp5PHfxkjwG7hT7Z6L/7s1SbgNtHiFtwLvPFFsaMnU",
+	"CwBrrw8Mv7FUn+uY7XzxYqqXfuSFmq5ipvov5/nMCz8UkNxFrboqXkA25RsWqe2lNAYTqpXJBT49SVmX",
+	"mtbJUxVUJdCV9t/jrpHXKH5RaWwpNE64nqZs3h0wgyOpOOr3Tz7EjdI+5QIX4XnLrXfm5tZZf8IJPEf0",
+	"5L5RAKrZaZug1myE6+07h4vyhSYaeeV43lNHph9KvvXxLuSsyV5SiMWD64a8CJ79i+xvwQBNwCysbyDT",
+	"bNKcLRnITFT1Dxfm+Unjrlxj7rq/Tpql3TUWrjpoZCkXI9p/lw08A5xMzZwKuXx+0IyZAaasbWKALEdA",
+	"cYOpnDo1vNqPXKxJYf10A6pxj0U5XqrqsbLKHEGNqK/UbjSk4ViaojoYjKW2FkmSR+ot40eQCf7XDKkM",
+	"h1t7RUMBRF2OP3tWd68D56x0zLpX//OPp/9ysMQ/+85yynYSxS5CDofo6oOcMKH8ZhKImnbsPJoum07j",
+	"COIgjf7+6EP3BlVfxx0rUoqCX1pp4+7ulO995uQzxgMHmVIozBbxLv9GwUTtI5BiYIW3NkrOvZ2yyJrr",
+	"I4++6PWLqJnTMlPrX3uD80v3YGhp1/yeAjGxq4QbsxuEPqIAkovyQI8VJgkmpy5c6PDMi+y2BjlFoYGJ",
+	"uWVEcmdy26GwFIpJNjQVLOQW3kLh51+8LAfaY2jSo3eB/kqD/8G1cm9wfq41H4ktTflrosKN67PD1bpX",
+	"VwIz8QW4tVDIcIi0EW/yyZsVF7nIRc1xplFD28plORNWfNHPyBRqA0wMUFMRSOcMRJam5DdremaUyj5L",
+	"QUlp7LCWoOwTTjO5kMACK12vhozR6lyIwIx5oCqs4sB02BgXX68/dxOHreF3yQ594VHtCTOoOEs3oM0f",
+	"8kcfPRh+D8m5Ln5eDLlk27zE2tZjl2LIVUNN/w+ZNj68ZDxx86SRUBM1v8gadKb1vkHhVCpzlqtFaz2O",
+	"q7GoZdHJHLLVy72g8RdFSakIFuD6zuKBTFsGiZqDykQTOMTrG+wfxYeEQpbkJm11uksXz/BmtLW1MXE1",
+	"3R6vX+lCxUUwRQXO2I0C2cFEElrslXLvHThAJfg/S+M4a62TsSjzK+q3gpPFGZZs6rr8xjXO1+c33uB8",
+	"F7EPv7X7yWmEwmmBYr5lGp+fQFsbJhKmKBYmrWXfsUYR3rKBSefw9Bj6c+PqHS1t5HKxCz9W4mU1H6Xp",
+	"GFdTuOwNzi+k2V4R3Es83zWj6LKQoSsBWIgq+9x5iBUYyAlqGCo56UI8QoF0jMtF4WMuUi7QG6YCMQFp",
+	"hVdsP586WyvuCRci4Srw/yBGcWOdqSFP0Q/GZvrKBTb11YQJNkIVgyV/F2BBdYPqKzJWegLFDVeSzKEI",
+	"7Bh07kOgmUl1HYGWQLNbr86aCizVEjyF6Sp4IIU7axX3RJsJaywrZqTqnFmL2b6MVuyN0Gg4OXpq12BH",
+	"jZ1S6V5zkcTdnmgt2IFcJBtrsTf24bvInRh9SAWzG650RPUpoLiB+Iap+IwQBbF1auMzaEA3xO6LK57Y",
+	"vVE44lLYv1AkU8mFsX97WXqlDRuh/eKjluLqGudxF360+LIaoiAU2lpHJg1pn7owtGj4sIqm33is5g5M",
+	"MQ8djaMwnfVublpRyy7W2v+Ly9zCx6FJ/xxMUnz5Op+t+OYVTVt8/M7NX3w+/+3SBfj1DzkYbmX/5dKz",
+	"b3C+NK1575qi1aE2nkA7vr65+v1f/zPuuJiatwi8fbA04OKiD03ppA2TW+VqfVqr0Ud1s5T+Z4mHDysx",
+	"uCON+/A8Q32ZAZN5J5tEnDsOTcWAhga9V+wgnOlFMXrth3flZLVfLoq5az9Uow9vC0q/pzRtPh2toW1J",
+	"M34/VTjkt4cf7MpiZ3bC7//+f+H5UxiMmWIDK4AjR6GLPzSfnPgxdJw+Y2BvW++SDiFv6+s9NDzkTz4/",
+	"ONZTAPaFu/D3QHITxlaiYBcCqSTitY5A7YS+wjLIM5EKgeaDoUxTOeuujxcuFW9VtDSlFoMeBRT214Yp",
+	"MiCZ8QbiGWgcWZNTW/N4MIb4vXOorj7kfxx8+HohSf1sfbikgO6/nC0QnA/cDuhKhGihAQA5a4Ej7/oj",
+	"SOWs1+7XX8dkZlIBrd0sa2Va782FuKGPqZwBNwtb8XztVih0lv3rRC+pvJk6Io2cr2PGqBHyt4AnuhJl",
+	"WJ3lWnvkPB93c9678G9QyI+L/BhlQ7Ubqv7mw/6Kqr9myBWBuHIZ+bxNPBr0mqgHpQzjaaPC3rIKMMgR",
+	"NmCbC22YWJJ5tWtDbV4njb/qIvG+aGYablJc0WFggf7hl4vXoHCICsUAc5fTVYsTisC+CO2Y9WVmTvsp",
+	"E9exE5rkKhMsoNmcjjyytHIcdVnG2P6aw1qsp2mb6qn8rZLx92izkWd066w4BwbuKAp8lH3QRk6n2Bxq",
+	"HXIRVNPd3y2JFX4kH6TVKDnyE5t1SK23YrUJulDGR9nvNg8wU9wYbBjDH9FVeODdnkwkRaliwWlf6SK9",
+	"ai1ULWHIVKXWb3npgx4wIZrCvsXULNlyRLfkbXCu667H1KXmrQjJhPCnjCT53f4U0mY+R41m3xXD1n64",
+	"KGap/fDSTVr71p9H+hAWZjSdVrb8AH2kJiQsvcYE2n49lhh0p5EcTB5TbtwPX+5XML1jAUdkbSYAteET",
+	"ZigfzI2GlLROZ8O9WxWY/zUobBnILE2otKWPlGe2sxcOoVXY3k+kEGEEhk2mqCgka1X2DBVCikMDjFKL",
+	"c2AKNwVxF7nl3F33vFuyQciNtZi825dt/ItCJweU/XWY2dauas9qMkqf6PAUZfDBezZeFV2lcqQXGeAu",
+	"apG2rk02osLW1Jr3OewF4OTFp0h/+JPw7q/buZ1Oeixxu3laCvupadrfxvJ88rrBc81Prm3UyaPWpmKR",
+	"n4p0LASPuroHrsEjB9qWK5hrZGCdc6XkrKxBpVJAKy9TxiedjRNDq/oa1U9b+85l4XI+NEVANQ4yxc2c",
+	"KmIdwvrIFKrzzLkq7tN3OYn/5bef87ZklHijX0tyHxszdW21uBjKBusiM+N3dmd9UwQz5io5mDJl5jBQ",
+	"mKAwnKW6LCQmTmVZwknEUXA96P+lqQqsJ/LWMXD+7rWmPJ3MXI838qGCobvws92ngRRGWSufu6oCb0Db",
+	"bVSZGef2fU+4yD+0Y/fHoZUBdqZDu1I25XGnOBLwZwmXL9/YR5Prw7jT7Yme+MMfwC7Zzu0gtl++sr4C",
+	"xIdsyg9vnsQF0QyYUhw1xOe+uRRzJwi+JSRDLzs6ejr4y28/0x8Yd+Hcl7uB5iNfHkGkRRjoCQZTxW+s",
+	"GLYKeTaWGvO2VmOWDoHotWh45ftYuAHbr5LjZ8+efAO//9t/QPwqeXl5Hkfw6sXLy3N4R4cefv+3/+iJ",
+	"+NXl8bPncQQXl+fw+7//Pzg+OvmTe+eCfjmM39H/nS68sMSuTyHWWT/O8e5mowArGxgfYZWqJ2K32kJI",
+	"uTUfum/LTkEeFWcQsyyJnTFSZGz4gMzUZMIpj2B3K4LYYSDunEGMt1MLSU/krOOozcBEalNN/Pj2e5Dy",
+	"IVoJX3bxewLjDrChQQUxZyaGtlQg5Kxz1hPxNU9iaI+RJag6+aJd+jhvJXb5/bnF55CLEaqp4sIQFBM2",
+	"J7XmCntpr+XUubc9EZYBxk6MQJuBla+WhktBAY7VdcfLoADrXxVqPBisJ6gGxhp2ROnayf0unHvKsjQ6",
+	"pxzUR8NpGzUXoxQPMo2nwEDhNGVzR1rDTJOxaHjqmMkNgbdTrlB3wfGBNaUyRSdNGZwcPSncjLwVYM5I",
+	"70Iwe+I8gNu+HH8qiCUqXGIdAbl85TevE30XdyEuHqZFsNzrtw59T7RdA0TmKiup44xRaKnJfd/9+us4",
+	"gtmYD8bAxSDNEsu2/h1fNNSxSAtApAMRltTYYIwaZGY0T6jCqNgPORNB2MFPSsvPlbjln1JxE1WTlrZ/",
+	"UR+6COJSdwefiFIorVZq79gFNb6OaQqrtu3wI6RMm6Ulet9lKiOInba2fzl17aIgFPgosBvBNM202+38",
+	"uwM9xQEf8oHbCoi9ko+hXYLaiej723n5rQXZfu0sgJgC35rEbU/EgTUQQ5vlYwTriYMdj31NfBE9of6a",
+	"jhmCLSLal7WIih+d/hySaCpQXg0R0c+V7ekEItryM8VsRooJUzEeuFNVuicc5fgdZ155FcCYouqZRrOG",
+	"r0YEJvQMlYaTo5OoKDRgGri1vSHhzkTGW66N1Z9WW1qZT3WvEjX9miK7BjZQUmvwbT/PgAFVGDTNO2HX",
+	"aDVGAB03PTFgogbS05x7Ke6hS/V3cntLcu7Z7S30ZTL3XFhvvgmJHGQT61S242WNP60sd62VesKfydBW",
+	"ipN8jiB2YZr3H7r0Y64luHGZcx8gCUyT83evg3Ncp62j7pPukTW5rI/Bprx12nraPeo+bbmgOBlNXpkf",
+	"ekP69BOZvKefWi6l74v6W2+5Nue5XR22aH7fWIjlRoOEK6RdpWIGXqtlb+ofG8a/7teLNWp+vIT5sNrd",
+	"d5MXqKntBg/6CP3dh1o/2OOjoxW9YLfrAVs2AWzqAkstl+lEAe2AFSwJWUl9V1HnjqZZ+lo2TwF40G02",
+	"aulsQqeXHCWUyljXmcyKX3LM2UgXBr0mZ38qdQNluezRubf7vZj/Vibz3WLMJ6nuqg6HLz+qbdaT3U7d",
+	"tFEOnAdsyAJ+76IaLx9+4smd82TISV3A/Ev6vsR8BQcnDekeen6XMEfNwubPaJZAdbT/nfk5J+2drrMm",
+	"MnfbuLzofGwFz5SZwXgRpy5Htnc286m4jdjsETbTgbMTuXdhHYQBlgcoi97KgUkUQdnMM8oLH8g3C1pj",
+	"Kj/SbCxT7DQKy4CZwyDWKu38ohLsWq+ig3E/l55uvBagcj79XtcpNA+cBy23vRSiqF9qHrZohLjtuHnr",
+	"yr97g6XW1W2l1RIQ5T5Nl5D219gvIfuFRkytyt86UL7XYlw2W9TlaYZcWlC9cNCCIFrWgsD6ob4HQRGp",
+	"C3q1cuu3I0vm8Zl336RA68IHv1hfQooBdn0jhJ4IIGOqGI8ybEpmI3dKwIfafCTqKw0sDOvBMJUzaFtn",
+	"ao6mJ9gN43SK6RROjr7pON+kycQL+vHtRwEttON8ZGMvbDi4B4uvpGM/kTs1TAeRodrMl4IytR5plfCE",
+	"r+POz+EX0ryznPSbVdKGRmZt7/duaZa4ckMBg7DNYsBIq3h9mXG6ajVHj0ROP1fEwcNt1QU5VzUg1umR",
+	"hWua1pqijygOPo9Run7/fP5zJ/vYbKiWFuihVBUjlLTRvbj98KpkpfqFXfemlMbQQNmL9EvhuKVCZGeC",
+	"qqrmv9KV7GJFhDvq6VCn9j66E0chfPfb3LK19E72NWvY1stQgvpe3/sWAX6aL04E7I/1V/YBJ3tA4UFx",
+	"G9AZNJJWzejMLwTQwF3KMac7sje3Ibh1seYXYR3Hxs7sP2LOe6XjTeLO5U48ggO3Qfw5oLd1Meiyu+he",
+	"pdHnikUHzVP3GI+u4LuR7w+vblyDUndap3FDfAtTbGjZu+/NqTcH/jwqo9LFdYnuuEGV8IE5yxOFLkEI",
+	"yAZj35WJqg25hpmSYrQTz3OMg2tgwXUSQSPDvHxJG6koA+x750CbiTkFEXw5kbWdiGM7Szm1mXK2cjYf",
+	"K6vR4GuW6HHFS0VTIaYQWJpC3mOQam5ol8ZMU4OWzgrhtcYf3W/CZKX4qFwvtGMhck9ftLy+d1NXdP+C",
+	"/7M6ost3ruaHPmQHd+WGrpMCh1cJUsHtfR2VGnk0+580xRfGXREIOStkLauH+XYi5VNkqumehbDw6dRX",
+	"Q1UdUNcbLapHrKWyakgOh2QPDqnQEATOQq/jPlSQC9bNfIlf86eb87G7SBjVuzk/jlkeHotfbixoh+WH",
+	"00c4HvmXFerEGWrfZnuVIb4vpq3Z8r9Wrj/fm2Sv9rH+XJZ90dCgmQYsw1Hj410QwXmSUEsrNizbUhaN",
+	"pgTemuKKmUBm+MDCQ1j98JP/624p04cmUbj/j8SGa1jwizOPos3fyXtZrw7w1ayqL5cFH58GclNrZ2wY",
+	"mlmBL9a2CrjS977jJLVjWHI5ZtbloO5d5d0HDcx6BidH37h2s8Vzu2HgwyvvB+3CinsQFTdqEt9+/UsU",
+	"JYX/uEOrzy+3oBFrqbsDY03WXyVEnJuJAzLtoV8CuCtCyc/XfZGE8s4B9yUSilX5xT1oD6eRH9g1uqj6",
+	"MhoJyaHZW3BPuC5FxaNV/2ETqimPFB9eFT31w4hiFRkXeFC+4Vrb0cFfTdFpOr7ga/ErJ8PLNrtUy+9v",
+	"gomA2V96gmtwpzySKD+TwWXCB6DnYgBDLhJtB8RZgR9m3Jkdf+4vP33i23K4Y1s94UEje8q9X/QNhvPi",
+	"3N1szFPLrx9ln04OpJSGAX/82/dk9GeOP8p+U2nOpZ0oPJ+9SLTHOyPaxesMGmk2h18qCM5774J8abWg",
+	"SlIQI38OSAd9U32bgErv/VqTgKDmk85onzoqAClooyoGLp1MXka6ZQeMUdMlNjGdr42Binx03rZtiqrS",
+	"563da6kKeSfYN73Waf48Kf7yRKLQhqdppTksK8Zyd3ybMXOXD7gjf/nSKT4JcXiFRX4isieCvSJ6pg6Q",
+	"LvpjLLVK4eMCXLsDRXosZ3R2yQWDPaFO2BxGaFx3TE7noaQ0seu57fGgp5aHaOOC0qUG8v4zmoVrPjbJ",
+	"J94El7s/Tgpxn3GCBRQsjTFZ7O6G0ao1jSHlrm04HC2UpWkfRyeaqCX8RmhWcxt9syo+9Ma1DlhPFTT9",
+	"P/LLuyfQvInyysyy64Wxv5xyID+b6KyeWPaEtjoMtb/SlrJ1/iMHm4oymv2Vt7raVCviK1viVJVVA5V7",
+	"itdz/4Z5w3yzPkfGkOxMqxtN2Z/9rDiKTgu3Xriz+FyRd3H7g1RQanRdMWV0I8UuC5o1IuBo35Tju9Y+",
+	"PCxWcuRWHiJ1gt8wU7hXfv482cElu7Knk1NbZAJX8PLhVVLeP/Gw3W50Fn1HXHeM3bKmExxOJxRN3uXQ",
+	"26D+AqGQd6Hd1My7J1wrAOJYOdWBz0fN4iGV7vA8N9Cu+Yi6E4HCibxBXXVNeqJ0UDW0XSOAwHQasjSF",
+	"PhtcuzYB5W01dmHZ1HfNoIaQlJjDWU844dGJfEcPdV2eZAmuVso7YTivadGrKPHSEwVick+/7A7lep9L",
+	"mZzSJO4Sj9zUN2OcBGYjAVRaXD0R+5s7Yphk2vp2U2QmvEQEgs0s41OZSKTAJpfBP75XTs9vT3l8Vq9e",
+	"ZNLA99R3z9+O25Yqcjvpbl2JYEady9wWdoIt3I3aLy/m8my34GY7PuycVaGS5d0vdCFxBcwKlBtKF1Xc",
+	"RbET4VIlMHfRxV7py9+lcefpa3+W4AbRx9rVdbtLPTYM3ix1iXTO6jG3PHIHXlz4biDusK6eoXLH2TYk",
+	"mY0KEUqE6T3bWZ+9IOAa58tLAXZhqK3chcNPLve80uh3/fADIn6ULVm2HXnHxx2yiVsglQj5aHtxB6u0",
+	"FoaQkEoxQlW76xDaN6j6Rf8inwDMO0fXWY6KHK1X4kM8TDWZAnzXBBA1NlEobpRY3khhwgWfZJOwFXN5",
+	"zVRIVkGfyVVM/WPYjnJ9DInytBRCgsGYp4lCsRhmJGtsWTgpf+2n4T/iSevWuz6qVO5yJbbkNmCH0aXA",
+	"IF8TWArobl146cdKt/DdmxL1Kx4eOdQU3IjwKAGn8JpPSgFRpo5ryhNNmRV7SzeqUXAcfrJ0tEHoqbqR",
+	"nyMAVQC9Kuo0ZjqQWqrsVriCfpcFm1Ys+ehxKOjnkC0fHn6q8+1Wqq0ioTcMRj0a93+ewNTKvfv84amN",
+	"ub9ox1V2f920Lde38+Ay+S+yRddqCP9e2nXdg3mb7VOsIus+zb4CfG/Y72thj/7R++vBLfYWudzf37uM",
+	"q3/xUdqCVjbNNuUv7krYTeRNeWFpeIN4xQbgZLUKd915Q9CYG104KRvnl1avfafednDx+zKhUTyxqwjI",
+	"CoQW52EoKG3KZvzpnFC8A+d4mQXRVKB93kyKe4lFurk+Q6j7sUmAaiMrPoTOM7s+OSRnZDX7jgxigJpa",
+	"1gvERBdtqvNWTlXaoe7W+U/XOF8TmJyNJZvwpXGL39zPe8S/v9RiWaEReb+74js7GqXq6JxZnkVvvO8i",
+	"xBqntipmbjEXXChBvBZeJfH+g+Ujl6VznJiptHXaOiT+8qN9Wij20WQD+G+9Cgm+KWYPvqN9DD4Hpa+L",
+	"37rb6D7c/f8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -26,6 +26,7 @@ import (
 	"github.com/authproxy/authproxy/server/internal/actor"
 	"github.com/authproxy/authproxy/server/internal/authn"
 	"github.com/authproxy/authproxy/server/internal/config"
+	"github.com/authproxy/authproxy/server/internal/connection"
 	"github.com/authproxy/authproxy/server/internal/connector"
 	"github.com/authproxy/authproxy/server/internal/httpapi"
 	"github.com/authproxy/authproxy/server/internal/keys"
@@ -48,17 +49,18 @@ var AllServices = []string{Public, API, Admin, Worker}
 
 // App is a running server's shared state.
 type App struct {
-	Config     config.Config
-	Logger     *slog.Logger
-	DB         *gorm.DB
-	Redis      redis.UniversalClient
-	Namespaces *namespace.Service
-	Actors     *actor.Service
-	Keys       *keys.Service
-	Connectors *connector.Service
-	Queue      *tasks.Queue
-	Verifier   *authn.Verifier
-	Registry   *prometheus.Registry
+	Config      config.Config
+	Logger      *slog.Logger
+	DB          *gorm.DB
+	Redis       redis.UniversalClient
+	Namespaces  *namespace.Service
+	Actors      *actor.Service
+	Keys        *keys.Service
+	Connectors  *connector.Service
+	Connections *connection.Service
+	Queue       *tasks.Queue
+	Verifier    *authn.Verifier
+	Registry    *prometheus.Registry
 
 	metrics *httpapi.Metrics
 	mini    *miniredis.Miniredis
@@ -114,7 +116,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	a.Keys.Notify = a.Queue.Notifier(logger)
 	a.Keys.OnError = func(err error) { logger.Warn("background step failed", "error", err) }
 	a.Connectors = &connector.Service{DB: db, Keys: a.Keys}
-	a.Namespaces = &namespace.Service{DB: db, Dependents: []namespace.Dependent{actor.Dependent, keys.Dependent, keys.AssignmentDependent, connector.Dependent}}
+	a.Connections = &connection.Service{DB: db, Keys: a.Keys, Connectors: a.Connectors}
+	a.Namespaces = &namespace.Service{DB: db, Dependents: []namespace.Dependent{actor.Dependent, keys.Dependent, keys.AssignmentDependent, connector.Dependent, connection.Dependent}}
 	a.Verifier = &authn.Verifier{
 		Actors:       a.Actors,
 		Nonces:       authn.NewRedisNonces(a.Redis, "authproxy:nonce:"),
@@ -222,7 +225,7 @@ func (a *App) Handler(service string) (http.Handler, error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
 	switch service {
 	case API, Admin:
-		h, err := httpapi.New(httpapi.Config{Namespaces: a.Namespaces, Actors: a.Actors, Keys: a.Keys, Connectors: a.Connectors, Verifier: a.Verifier, Audience: service, Logger: a.Logger})
+		h, err := httpapi.New(httpapi.Config{Namespaces: a.Namespaces, Actors: a.Actors, Keys: a.Keys, Connectors: a.Connectors, Connections: a.Connections, Verifier: a.Verifier, Audience: service, Logger: a.Logger})
 		if err != nil {
 			return nil, err
 		}

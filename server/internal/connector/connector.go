@@ -239,6 +239,9 @@ func (s *Service) Delete(ctx context.Context, connectorID string) error {
 			return err
 		}
 		if err := tx.Where("id = ?", connectorID).Delete(&row{}).Error; err != nil {
+			if store.IsForeignKeyViolation(err) {
+				return problem.Conflict("connector %s still has connections; delete them first", connectorID)
+			}
 			return err
 		}
 		return store.DeleteLabels(tx, store.LabelConnector, connectorID)

@@ -12,6 +12,7 @@ import (
 	"github.com/authproxy/authproxy/server/internal/actor"
 	"github.com/authproxy/authproxy/server/internal/api"
 	"github.com/authproxy/authproxy/server/internal/authn"
+	"github.com/authproxy/authproxy/server/internal/connection"
 	"github.com/authproxy/authproxy/server/internal/connector"
 	"github.com/authproxy/authproxy/server/internal/connector/definition"
 	"github.com/authproxy/authproxy/server/internal/keys"
@@ -24,11 +25,12 @@ const MaxBodyBytes = 1 << 20
 
 // Config wires the API to the domain.
 type Config struct {
-	Namespaces *namespace.Service
-	Actors     *actor.Service
-	Keys       *keys.Service
-	Connectors *connector.Service
-	Verifier   *authn.Verifier
+	Namespaces  *namespace.Service
+	Actors      *actor.Service
+	Keys        *keys.Service
+	Connectors  *connector.Service
+	Connections *connection.Service
+	Verifier    *authn.Verifier
 	// Audience is the service name tokens must carry in aud ("admin", "api").
 	Audience string
 	Logger   *slog.Logger
@@ -36,10 +38,11 @@ type Config struct {
 
 // Server implements api.StrictServerInterface.
 type Server struct {
-	namespaces *namespace.Service
-	actors     *actor.Service
-	keys       *keys.Service
-	connectors *connector.Service
+	namespaces  *namespace.Service
+	actors      *actor.Service
+	keys        *keys.Service
+	connectors  *connector.Service
+	connections *connection.Service
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -55,7 +58,7 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	specYAML := api.SpecYAML
-	srv := &Server{namespaces: cfg.Namespaces, actors: cfg.Actors, keys: cfg.Keys, connectors: cfg.Connectors}
+	srv := &Server{namespaces: cfg.Namespaces, actors: cfg.Actors, keys: cfg.Keys, connectors: cfg.Connectors, connections: cfg.Connections}
 	strict := api.NewStrictHandlerWithOptions(srv, nil, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			writeProblem(w, r, problem.InvalidField("body", "%v", err))

@@ -15,10 +15,11 @@ import (
 
 // Label rows are keyed by resource type; these are the types.
 const (
-	LabelNamespace = "namespace"
-	LabelActor     = "actor"
-	LabelKey       = "key"
-	LabelConnector = "connector"
+	LabelNamespace  = "namespace"
+	LabelActor      = "actor"
+	LabelKey        = "key"
+	LabelConnector  = "connector"
+	LabelConnection = "connection"
 )
 
 type labelRow struct {

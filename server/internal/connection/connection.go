@@ -1,0 +1,426 @@
+// Package connection manages connections: a user's authorized account on one connector
+// version, with its state (setup → ready; failed; disconnecting → disconnected), health and
+// encrypted credentials.
+//
+// Today API-key and no-auth connectors connect through the API; OAuth2 connectors need the
+// authorization flow of the public service, which is not built yet.
+package connection
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/authproxy/authproxy/server/internal/connector"
+	"github.com/authproxy/authproxy/server/internal/connector/definition"
+	"github.com/authproxy/authproxy/server/internal/encrypt"
+	"github.com/authproxy/authproxy/server/internal/id"
+	"github.com/authproxy/authproxy/server/internal/namespace"
+	"github.com/authproxy/authproxy/server/internal/problem"
+	"github.com/authproxy/authproxy/server/internal/store"
+)
+
+// IDPrefix starts every connection id.
+const IDPrefix = "cxn"
+
+// States.
+const (
+	Setup         = "setup"
+	Ready         = "ready"
+	Failed        = "failed"
+	Disconnecting = "disconnecting"
+	Disconnected  = "disconnected"
+)
+
+// Health values.
+const (
+	HealthUnknown   = "unknown"
+	HealthHealthy   = "healthy"
+	HealthUnhealthy = "unhealthy"
+)
+
+// MaxAPIKey is the longest API key accepted, in bytes.
+const MaxAPIKey = 8192
+
+// CredentialsColumn registers the encrypted credentials of connections.
+var CredentialsColumn = encrypt.Register(encrypt.Column{
+	Table: "connections", Column: "credentials", IDColumn: "id", NamespaceColumn: "namespace",
+})
+
+// Table describes the connections table for the shared list and update helpers.
+var Table = store.Namespaced{Table: "connections", LabelKind: store.LabelConnection}
+
+// Dependent tells the namespace service that connections live in namespaces.
+var Dependent = namespace.Dependent{Table: "connections", Column: "namespace", Noun: "connection(s)"}
+
+// Connection is an account connected on a connector version. Its credentials are never
+// loaded here.
+type Connection struct {
+	ID               string
+	Namespace        string
+	ConnectorID      string
+	ConnectorVersion int
+	State            string
+	Health           string
+	HealthReason     string
+	Labels           map[string]string
+	Annotations      map[string]string
+	Config           map[string]string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// Credentials are the secrets of a connection, stored as one encrypted JSON document.
+type Credentials struct {
+	APIKey string `json:"apiKey,omitempty"`
+}
+
+type row struct {
+	ID               string `gorm:"primaryKey"`
+	Namespace        string
+	ConnectorID      string
+	ConnectorVersion int
+	State            string
+	Health           string
+	HealthReason     string
+	Config           string
+	Annotations      string
+	Credentials      *string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+func (row) TableName() string { return "connections" }
+
+// Sealer encrypts and decrypts values of registered columns (package keys implements it).
+type Sealer = connector.Sealer
+
+// Service stores connections.
+type Service struct {
+	DB         *gorm.DB
+	Keys       Sealer
+	Connectors *connector.Service
+}
+
+// NotFound is the error for a connection that does not exist or the caller may not see.
+func NotFound() error { return problem.NotFound("connection not found") }
+
+// New describes a connection to create.
+type New struct {
+	Namespace   string
+	ConnectorID string
+	Labels      map[string]string
+	Annotations map[string]string
+	Config      map[string]string
+	APIKey      *string
+}
+
+// configValueRE limits config values, which end up in URLs (host names, paths).
+var configValueRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,255}$`)
+
+// checkConfig validates config values against the definition's config fields.
+func checkConfig(def *definition.Definition, cfg map[string]string) []problem.FieldError {
+	var fe []problem.FieldError
+	declared := map[string]definition.ConfigField{}
+	for _, f := range def.Config.Fields {
+		declared[f.Name] = f
+	}
+	for k, v := range cfg {
+		f, ok := declared[k]
+		if !ok {
+			fe = append(fe, problem.FieldError{Field: "config." + k, Message: "the connector declares no such config field"})
+			continue
+		}
+		if !configValueRE.MatchString(v) {
+			fe = append(fe, problem.FieldError{Field: "config." + k, Message: "must be 1-255 letters, digits, '.', '_' or '-'"})
+			continue
+		}
+		if f.Pattern != "" {
+			if re, err := regexp.Compile("^(?:" + f.Pattern + ")$"); err == nil && !re.MatchString(v) {
+				fe = append(fe, problem.FieldError{Field: "config." + k, Message: fmt.Sprintf("does not match the pattern %s", f.Pattern)})
+			}
+		}
+	}
+	for _, f := range def.Config.Fields {
+		if _, ok := cfg[f.Name]; f.Required && !ok {
+			fe = append(fe, problem.FieldError{Field: "config." + f.Name, Message: fmt.Sprintf("is required (%s)", f.Label)})
+		}
+	}
+	return fe
+}
+
+// Definition returns the parsed definition of a connector version.
+func (s *Service) Definition(ctx context.Context, connectorID string, version int) (*definition.Definition, error) {
+	v, err := s.Connectors.GetVersion(ctx, connectorID, version)
+	if err != nil {
+		return nil, err
+	}
+	p, errs := definition.Parse(v.Definition)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("connection: stored definition of %s version %d no longer parses: %v", connectorID, version, errs)
+	}
+	return p.Definition, nil
+}
+
+// Create connects an account on the connector's primary version.
+func (s *Service) Create(ctx context.Context, n New) (*Connection, error) {
+	var fe []problem.FieldError
+	if err := namespace.ValidatePath(n.Namespace); err != nil {
+		fe = append(fe, problem.FieldError{Field: "namespace", Message: fmt.Sprintf("namespace path %q %v", n.Namespace, err)})
+	}
+	fe = append(fe, namespace.ValidateFields(n.Labels, n.Annotations)...)
+	if len(fe) > 0 {
+		return nil, problem.Invalid(fe...)
+	}
+	c, err := s.Connectors.Get(ctx, n.ConnectorID)
+	if err != nil {
+		return nil, problem.InvalidField("connectorId", "connector %s not found", n.ConnectorID)
+	}
+	if !namespace.IsWithin(n.Namespace, c.Namespace) {
+		return nil, problem.InvalidField("connectorId", "connector %s belongs to namespace %q, which is neither %q nor one of its ancestors", c.ID, c.Namespace, n.Namespace)
+	}
+	if c.PrimaryVersion == 0 {
+		return nil, problem.Conflict("connector %s has no primary version: it is offered for no new connections", c.ID)
+	}
+	def, err := s.Definition(ctx, c.ID, c.PrimaryVersion)
+	if err != nil {
+		return nil, err
+	}
+	if fe := checkConfig(def, n.Config); len(fe) > 0 {
+		return nil, problem.Invalid(fe...)
+	}
+	var creds *Credentials
+	switch def.Auth.Type {
+	case definition.AuthAPIKey:
+		if n.APIKey == nil || *n.APIKey == "" {
+			return nil, problem.InvalidField("apiKey", "is required: connector %s authenticates with an API key", c.ID)
+		}
+		if len(*n.APIKey) > MaxAPIKey {
+			return nil, problem.InvalidField("apiKey", "is %d bytes, more than %d", len(*n.APIKey), MaxAPIKey)
+		}
+		creds = &Credentials{APIKey: *n.APIKey}
+	case definition.AuthNone:
+		if n.APIKey != nil {
+			return nil, problem.InvalidField("apiKey", "connector %s takes no credentials", c.ID)
+		}
+	case definition.AuthOAuth2:
+		return nil, problem.Conflict("connector %s uses OAuth2: its connections are made through the authorization flow of the public service, which this server does not offer yet", c.ID)
+	}
+	now := time.Now().UTC()
+	r := row{ID: id.New(IDPrefix), Namespace: n.Namespace, ConnectorID: c.ID, ConnectorVersion: c.PrimaryVersion,
+		State: Ready, Health: HealthUnknown, Config: store.EncodeMap(n.Config), Annotations: store.EncodeMap(n.Annotations),
+		CreatedAt: now, UpdatedAt: now}
+	if err := s.seal(ctx, &r, creds); err != nil {
+		return nil, err
+	}
+	err = s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&r).Error; err != nil {
+			if store.IsForeignKeyViolation(err) {
+				return problem.InvalidField("namespace", "namespace %q or connector %s does not exist", n.Namespace, c.ID)
+			}
+			return err
+		}
+		return store.SetLabels(tx, store.LabelConnection, r.ID, n.Labels)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Get(ctx, r.ID)
+}
+
+func (s *Service) seal(ctx context.Context, r *row, creds *Credentials) error {
+	if creds == nil {
+		r.Credentials = nil
+		return nil
+	}
+	b, err := json.Marshal(creds)
+	if err != nil {
+		return err
+	}
+	defer clear(b)
+	sealed, err := s.Keys.Seal(ctx, r.Namespace, CredentialsColumn, r.ID, b)
+	if err != nil {
+		return fmt.Errorf("connection: seal credentials: %w", err)
+	}
+	r.Credentials = &sealed
+	return nil
+}
+
+// Credentials decrypts the credentials of a connection (nil when it has none).
+func (s *Service) Credentials(ctx context.Context, connectionID string) (*Credentials, error) {
+	var r row
+	err := s.DB.WithContext(ctx).Where("id = ?", connectionID).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, NotFound()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.Credentials == nil {
+		return nil, nil
+	}
+	b, err := s.Keys.Open(ctx, CredentialsColumn, r.ID, *r.Credentials)
+	if err != nil {
+		return nil, fmt.Errorf("connection: open credentials of %s: %w", r.ID, err)
+	}
+	defer clear(b)
+	var c Credentials
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("connection: credentials of %s are not valid JSON", r.ID)
+	}
+	return &c, nil
+}
+
+// Get returns a connection.
+func (s *Service) Get(ctx context.Context, connectionID string) (*Connection, error) {
+	var r row
+	err := s.DB.WithContext(ctx).Where("id = ?", connectionID).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, NotFound()
+	}
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.hydrate(ctx, []row{r})
+	if err != nil {
+		return nil, err
+	}
+	return &out[0], nil
+}
+
+// Filter narrows a listing beyond namespace, scope and labels.
+type Filter struct {
+	ConnectorID, State, Health string
+}
+
+// List returns one page of connections ordered by id and the cursor of the next page.
+func (s *Service) List(ctx context.Context, o store.ListOptions, f Filter) ([]Connection, string, error) {
+	q := s.DB.WithContext(ctx)
+	if f.ConnectorID != "" {
+		q = q.Where("connector_id = ?", f.ConnectorID)
+	}
+	if f.State != "" {
+		q = q.Where("state = ?", f.State)
+	}
+	if f.Health != "" {
+		q = q.Where("health = ?", f.Health)
+	}
+	rows, next, err := store.ListNamespaced(q, Table, o, func(r *row) string { return r.ID })
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := s.hydrate(ctx, rows)
+	return out, next, err
+}
+
+// Update replaces the labels and/or annotations given (nil leaves a field alone).
+func (s *Service) Update(ctx context.Context, connectionID string, lbls, annotations *map[string]string) (*Connection, error) {
+	if fe := namespace.ValidateMeta(lbls, annotations); len(fe) > 0 {
+		return nil, problem.Invalid(fe...)
+	}
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		found, err := store.UpdateMeta(tx, Table, connectionID, lbls, annotations)
+		if err == nil && !found {
+			return NotFound()
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Get(ctx, connectionID)
+}
+
+// SetAPIKey replaces the API key of an api_key connection (re-authorization keeps the id);
+// the connection becomes ready.
+func (s *Service) SetAPIKey(ctx context.Context, connectionID, apiKey string) (*Connection, error) {
+	c, err := s.Get(ctx, connectionID)
+	if err != nil {
+		return nil, err
+	}
+	def, err := s.Definition(ctx, c.ConnectorID, c.ConnectorVersion)
+	if err != nil {
+		return nil, err
+	}
+	if def.Auth.Type != definition.AuthAPIKey {
+		return nil, problem.Conflict("connection %s is on a connector that authenticates with %s, not an API key", c.ID, def.Auth.Type)
+	}
+	if apiKey == "" || len(apiKey) > MaxAPIKey {
+		return nil, problem.InvalidField("apiKey", "must be 1 to %d bytes", MaxAPIKey)
+	}
+	r := row{ID: c.ID, Namespace: c.Namespace}
+	if err := s.seal(ctx, &r, &Credentials{APIKey: apiKey}); err != nil {
+		return nil, err
+	}
+	res := s.DB.WithContext(ctx).Model(&row{}).Where("id = ?", c.ID).
+		Updates(map[string]any{"credentials": r.Credentials, "state": Ready, "health": HealthUnknown, "health_reason": "", "updated_at": time.Now().UTC()})
+	if res.Error != nil {
+		return nil, res.Error
+	}
+	if res.RowsAffected == 0 {
+		return nil, NotFound()
+	}
+	return s.Get(ctx, c.ID)
+}
+
+// Disconnect deletes the connection's credentials; it becomes disconnected. Disconnecting
+// a disconnected connection changes nothing.
+func (s *Service) Disconnect(ctx context.Context, connectionID string) (*Connection, error) {
+	res := s.DB.WithContext(ctx).Model(&row{}).Where("id = ?", connectionID).
+		Updates(map[string]any{"credentials": nil, "state": Disconnected, "updated_at": time.Now().UTC()})
+	if res.Error != nil {
+		return nil, res.Error
+	}
+	if res.RowsAffected == 0 {
+		return nil, NotFound()
+	}
+	return s.Get(ctx, connectionID)
+}
+
+// Delete removes a disconnected connection.
+func (s *Service) Delete(ctx context.Context, connectionID string) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var r row
+		err := tx.Where("id = ?", connectionID).Take(&r).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return NotFound()
+		}
+		if err != nil {
+			return err
+		}
+		if r.State != Disconnected {
+			return problem.Conflict("connection %s is %s: disconnect it first", r.ID, r.State)
+		}
+		if err := tx.Where("id = ?", r.ID).Delete(&row{}).Error; err != nil {
+			return err
+		}
+		return store.DeleteLabels(tx, store.LabelConnection, r.ID)
+	})
+}
+
+func (s *Service) hydrate(ctx context.Context, rows []row) ([]Connection, error) {
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	lbls, err := store.LoadLabels(s.DB.WithContext(ctx), store.LabelConnection, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Connection, len(rows))
+	for i, r := range rows {
+		l := lbls[r.ID]
+		if l == nil {
+			l = map[string]string{}
+		}
+		out[i] = Connection{ID: r.ID, Namespace: r.Namespace, ConnectorID: r.ConnectorID, ConnectorVersion: r.ConnectorVersion,
+			State: r.State, Health: r.Health, HealthReason: r.HealthReason, Labels: l, Annotations: store.DecodeMap(r.Annotations),
+			Config: store.DecodeMap(r.Config), CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	}
+	return out, nil
+}

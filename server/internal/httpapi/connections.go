@@ -1,0 +1,149 @@
+package httpapi
+
+import (
+	"context"
+
+	"github.com/authproxy/authproxy/server/internal/api"
+	"github.com/authproxy/authproxy/server/internal/authz"
+	"github.com/authproxy/authproxy/server/internal/connection"
+	"github.com/authproxy/authproxy/server/internal/problem"
+	"github.com/authproxy/authproxy/server/internal/store"
+)
+
+// loadConnection fetches a connection and checks verb on it; a connection the caller may
+// not see is reported exactly like a missing one.
+func (s *Server) loadConnection(ctx context.Context, connectionID, verb string) (*connection.Connection, error) {
+	c, err := s.connections.Get(ctx, connectionID)
+	if err != nil {
+		return nil, err
+	}
+	if err := authorize(ctx, c.Namespace, authz.ResourceConnections, verb, c.ID, connection.NotFound()); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func toAPIConnection(c *connection.Connection) api.Connection {
+	out := api.Connection{Id: c.ID, Namespace: c.Namespace, ConnectorId: c.ConnectorID, ConnectorVersion: c.ConnectorVersion,
+		State: api.ConnectionState(c.State), Health: api.ConnectionHealth(c.Health), Labels: c.Labels,
+		Annotations: c.Annotations, Config: c.Config, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+	if c.HealthReason != "" {
+		out.HealthReason = &c.HealthReason
+	}
+	return out
+}
+
+// ListConnections implements GET /api/v1/connections.
+func (s *Server) ListConnections(ctx context.Context, req api.ListConnectionsRequestObject) (api.ListConnectionsResponseObject, error) {
+	p := req.Params
+	sel, err := listFilters(p.LabelSelector, "namespace", p.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	var f connection.Filter
+	if p.ConnectorId != nil {
+		f.ConnectorID = *p.ConnectorId
+	}
+	if p.State != nil {
+		f.State = string(*p.State)
+	}
+	if p.Health != nil {
+		f.Health = string(*p.Health)
+	}
+	items, next, err := s.connections.List(ctx, store.ListOptions{
+		Namespace: deref(p.Namespace), Selector: sel, Scope: scope(ctx, authz.ResourceConnections), Page: page(p.Limit, p.Cursor),
+	}, f)
+	if err != nil {
+		return nil, err
+	}
+	out := api.ListConnections200JSONResponse{Items: make([]api.Connection, 0, len(items))}
+	for i := range items {
+		out.Items = append(out.Items, toAPIConnection(&items[i]))
+	}
+	if next != "" {
+		out.NextCursor = &next
+	}
+	return out, nil
+}
+
+// CreateConnection implements POST /api/v1/connections: connections:create in the
+// namespace and connectors:get on the connector.
+func (s *Server) CreateConnection(ctx context.Context, req api.CreateConnectionRequestObject) (api.CreateConnectionResponseObject, error) {
+	b := req.Body
+	if err := validPath("namespace", b.Namespace); err != nil {
+		return nil, err
+	}
+	if err := authorize(ctx, b.Namespace, authz.ResourceConnections, authz.VerbCreate, "",
+		problem.Forbidden("not permitted to create connections in namespace %q", b.Namespace)); err != nil {
+		return nil, err
+	}
+	if _, err := s.loadConnector(ctx, b.ConnectorId, authz.VerbGet); err != nil {
+		return nil, problem.InvalidField("connectorId", "connector %s not found", b.ConnectorId)
+	}
+	c, err := s.connections.Create(ctx, connection.New{Namespace: b.Namespace, ConnectorID: b.ConnectorId,
+		Labels: mapOrNil(b.Labels), Annotations: mapOrNil(b.Annotations), Config: mapOrNil(b.Config), APIKey: b.ApiKey})
+	if err != nil {
+		return nil, err
+	}
+	return api.CreateConnection201JSONResponse(toAPIConnection(c)), nil
+}
+
+// GetConnection implements GET /api/v1/connections/{id}.
+func (s *Server) GetConnection(ctx context.Context, req api.GetConnectionRequestObject) (api.GetConnectionResponseObject, error) {
+	c, err := s.loadConnection(ctx, req.Id, authz.VerbGet)
+	if err != nil {
+		return nil, err
+	}
+	return api.GetConnection200JSONResponse(toAPIConnection(c)), nil
+}
+
+// UpdateConnection implements PATCH /api/v1/connections/{id}.
+func (s *Server) UpdateConnection(ctx context.Context, req api.UpdateConnectionRequestObject) (api.UpdateConnectionResponseObject, error) {
+	c, err := s.loadConnection(ctx, req.Id, authz.VerbUpdate)
+	if err != nil {
+		return nil, err
+	}
+	c, err = s.connections.Update(ctx, c.ID, mapPtr(req.Body.Labels), mapPtr(req.Body.Annotations))
+	if err != nil {
+		return nil, err
+	}
+	return api.UpdateConnection200JSONResponse(toAPIConnection(c)), nil
+}
+
+// DeleteConnection implements DELETE /api/v1/connections/{id}.
+func (s *Server) DeleteConnection(ctx context.Context, req api.DeleteConnectionRequestObject) (api.DeleteConnectionResponseObject, error) {
+	c, err := s.loadConnection(ctx, req.Id, authz.VerbDelete)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.connections.Delete(ctx, c.ID); err != nil {
+		return nil, err
+	}
+	return api.DeleteConnection204Response{}, nil
+}
+
+// SetConnectionApiKey implements PUT /api/v1/connections/{id}/apiKey.
+func (s *Server) SetConnectionApiKey(ctx context.Context, req api.SetConnectionApiKeyRequestObject) (api.SetConnectionApiKeyResponseObject, error) {
+	c, err := s.loadConnection(ctx, req.Id, authz.VerbUpdate)
+	if err != nil {
+		return nil, err
+	}
+	c, err = s.connections.SetAPIKey(ctx, c.ID, deref(req.Body.ApiKey))
+	if err != nil {
+		return nil, err
+	}
+	return api.SetConnectionApiKey200JSONResponse(toAPIConnection(c)), nil
+}
+
+// DisconnectConnection implements POST /api/v1/connections/{id}/_disconnect.
+func (s *Server) DisconnectConnection(ctx context.Context, req api.DisconnectConnectionRequestObject) (api.DisconnectConnectionResponseObject, error) {
+	c, err := s.loadConnection(ctx, req.Id, authz.VerbUpdate)
+	if err != nil {
+		return nil, err
+	}
+	c, err = s.connections.Disconnect(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	return api.DisconnectConnection200JSONResponse(toAPIConnection(c)), nil
+}

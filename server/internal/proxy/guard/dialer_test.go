@@ -294,3 +294,39 @@ func TestDialContextBadAddress(t *testing.T) {
 		t.Errorf("dialer reached: %v", got)
 	}
 }
+
+func TestDialContextAllAttemptsFail(t *testing.T) {
+	rd := newDialer(t)
+	rd.failing[netip.MustParseAddrPort("[2606:2800:220:1:248:1893:25c8:1946]:443")] = true
+	rd.failing[netip.MustParseAddrPort("93.184.216.34:443")] = true
+	d := &Dialer{Resolver: newResolver(testNames), Underlying: rd}
+	_, err := d.DialContext(context.Background(), "tcp", "dual.example:443")
+	if !errors.Is(err, errFakeDial) {
+		t.Fatalf("error = %v, want the dial failure", err)
+	}
+	if got := len(rd.attempts()); got != 2 {
+		t.Errorf("attempts = %d, want 2", got)
+	}
+}
+
+// The default underlying dialer re-checks the address in its Control hook,
+// which runs before connect(2): a refused literal handed to it directly
+// never leaves the socket. Only loopback is involved.
+func TestDefaultUnderlyingRechecks(t *testing.T) {
+	srv := newLoopbackServer(t)
+	addr := srv.Listener.Addr().String()
+
+	strict := &Dialer{}
+	_, err := strict.underlying().DialContext(context.Background(), "tcp", addr)
+	var re *RefusedError
+	if !errors.As(err, &re) || re.Class != ClassLoopback {
+		t.Fatalf("default underlying dialer error = %v, want a loopback refusal", err)
+	}
+
+	open := &Dialer{Policy: Policy{AllowLoopback: true}, Resolver: newResolver(testNames)}
+	conn, err := open.DialContext(context.Background(), "tcp", addr)
+	if err != nil {
+		t.Fatalf("AllowLoopback dial through the default underlying dialer: %v", err)
+	}
+	_ = conn.Close()
+}

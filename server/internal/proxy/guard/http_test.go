@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -150,12 +151,13 @@ func TestTransportEndToEnd(t *testing.T) {
 // example.com, which the fake resolver maps to a public address that the
 // test dialer forwards to the loopback TLS server.
 func TestTransportTLSUsesOriginalHost(t *testing.T) {
-	var sni string
+	var sni atomic.Value
+	sni.Store("")
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "tls ok")
 	}))
 	srv.TLS = &tls.Config{GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-		sni = hello.ServerName
+		sni.Store(hello.ServerName)
 		return nil, nil
 	}}
 	srv.StartTLS()
@@ -178,8 +180,8 @@ func TestTransportTLSUsesOriginalHost(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || body != "tls ok" {
 		t.Fatalf("GET = %d %q", resp.StatusCode, body)
 	}
-	if sni != "example.com" {
-		t.Errorf("SNI = %q, want example.com", sni)
+	if got := sni.Load().(string); got != "example.com" {
+		t.Errorf("SNI = %q, want example.com", got)
 	}
 	if got := rd.attempts(); !slices.Equal(got, []string{"93.184.216.34:443"}) {
 		t.Errorf("dial attempts = %v", got)
@@ -191,9 +193,9 @@ func TestTransportTLSUsesOriginalHost(t *testing.T) {
 
 // Transport must remove everything that would route around DialContext.
 func TestTransportClearsBypasses(t *testing.T) {
-	bypassed := false
+	var bypassed atomic.Bool
 	bypass := func(context.Context, string, string) (net.Conn, error) {
-		bypassed = true
+		bypassed.Store(true)
 		return nil, errors.New("bypass dialer used")
 	}
 	base := &http.Transport{
@@ -201,7 +203,7 @@ func TestTransportClearsBypasses(t *testing.T) {
 		DialContext:    bypass,
 		DialTLSContext: bypass,
 		Dial: func(string, string) (net.Conn, error) { //nolint:staticcheck
-			bypassed = true
+			bypassed.Store(true)
 			return nil, errors.New("bypass dialer used")
 		},
 		ProxyConnectHeader: http.Header{"X-Test": {"1"}},
@@ -223,7 +225,7 @@ func TestTransportClearsBypasses(t *testing.T) {
 		_, _, err := get(t, c, u)
 		requireRefused(t, err, ClassMetadata)
 	}
-	if bypassed {
+	if bypassed.Load() {
 		t.Error("a base transport dial hook was used")
 	}
 
@@ -298,8 +300,8 @@ func TestRedirectFollowedIsStillGuarded(t *testing.T) {
 			policy: RedirectPolicy{Max: 5}, refuse: ClassPrivate},
 		{name: "to private literal", target: "https://10.0.0.5/",
 			policy: RedirectPolicy{Max: 5}, refuse: ClassPrivate},
-		{name: "to mixed name", target: "http://mixed.example/",
-			policy: RedirectPolicy{Max: 5}, refuse: ClassLoopback},
+		{name: "to mixed name", target: "http://mixedv6.example/",
+			policy: RedirectPolicy{Max: 5}, refuse: ClassMetadata},
 		{name: "to host not allowed", target: "http://public.example/",
 			policy: RedirectPolicy{Max: 5, AllowHost: func(h string) bool { return h == "127.0.0.1" }}, refuse: ClassHostNotAllowed},
 		{name: "to allowed loopback host", target: final.URL + "/done",

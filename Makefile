@@ -63,6 +63,7 @@ fuzz: ## Fuzz every target for FUZZTIME each (the seed corpora also run in `make
 	$(GO) test -run=NONE -fuzz=FuzzVerify         -fuzztime=$(FUZZTIME) ./server/internal/authn/
 	$(GO) test -run=NONE -fuzz=FuzzParsePublicKey -fuzztime=$(FUZZTIME) ./server/internal/authn/
 	$(GO) test -run=NONE -fuzz=FuzzParse          -fuzztime=$(FUZZTIME) ./server/internal/connector/definition/
+	$(GO) test -run=NONE -fuzz=FuzzCheckAddr      -fuzztime=$(FUZZTIME) ./server/internal/proxy/guard/
 
 .PHONY: bench
 bench: ## Benchmarks: permission checks, JWT verification, envelope encryption, re-encryption (Postgres too when AUTHPROXY_TEST_POSTGRES_DSN is set); see docs/benchmarks.md

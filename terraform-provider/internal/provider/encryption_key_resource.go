@@ -380,15 +380,11 @@ func (r *encryptionKeyResource) Update(ctx context.Context, req resource.UpdateR
 		return
 	}
 	id := prior.ID.ValueString()
-	// PATCH replaces each map given, so always send both: an omitted attribute clears the map.
-	l, d := nsStringMap(ctx, plan.Labels)
-	resp.Diagnostics.Append(d...)
-	a, d := nsStringMap(ctx, plan.Annotations)
+	labels, annotations, d := patchMaps(ctx, plan.Labels, plan.Annotations)
 	resp.Diagnostics.Append(d...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	labels, annotations := sdk.Labels(l), sdk.Annotations(a)
 	out, err := r.client.API.UpdateKeyWithResponse(ctx, id, sdk.KeyUpdate{Labels: &labels, Annotations: &annotations})
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot update key", fmt.Sprintf("Updating key %q failed: %v.", id, unwrapURLError(err)))

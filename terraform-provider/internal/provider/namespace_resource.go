@@ -173,16 +173,12 @@ func (r *namespaceResource) Update(ctx context.Context, req resource.UpdateReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	// PATCH replaces each map given, so always send both: an omitted attribute clears the map.
-	l, d := nsStringMap(ctx, plan.Labels)
-	resp.Diagnostics.Append(d...)
-	a, d := nsStringMap(ctx, plan.Annotations)
+	labels, annotations, d := patchMaps(ctx, plan.Labels, plan.Annotations)
 	resp.Diagnostics.Append(d...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	p := plan.Path.ValueString()
-	labels, annotations := sdk.Labels(l), sdk.Annotations(a)
 	out, err := r.client.API.UpdateNamespaceWithResponse(ctx, p, sdk.NamespaceUpdate{Labels: &labels, Annotations: &annotations})
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot update namespace", fmt.Sprintf("Updating namespace %q failed: %v.", p, unwrapURLError(err)))
@@ -289,6 +285,15 @@ func nsMapValue(ctx context.Context, prior types.Map, got map[string]string) (ty
 		return types.MapValueMust(types.StringType, map[string]attr.Value{}), nil
 	}
 	return types.MapValueFrom(ctx, types.StringType, got)
+}
+
+// patchMaps reads the labels and annotations attributes for a PATCH, which replaces each
+// map given: both are always sent, so an attribute left out clears its map.
+func patchMaps(ctx context.Context, labels, annotations types.Map) (sdk.Labels, sdk.Annotations, diag.Diagnostics) {
+	l, diags := nsStringMap(ctx, labels)
+	a, d := nsStringMap(ctx, annotations)
+	diags.Append(d...)
+	return sdk.Labels(l), sdk.Annotations(a), diags
 }
 
 // nsStringMap reads a map attribute; null and unknown give an empty (non-nil) map.

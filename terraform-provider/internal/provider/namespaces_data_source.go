@@ -146,35 +146,51 @@ type namespaceLister interface {
 
 // listAllNamespaces follows nextCursor through every page.
 func listAllNamespaces(ctx context.Context, api namespaceLister, params sdk.ListNamespacesParams) ([]sdk.Namespace, diag.Diagnostics) {
-	var diags diag.Diagnostics
-	var all []sdk.Namespace
-	seen := map[string]bool{}
-	for page := 0; ; page++ {
-		if page >= maxNamespacePages {
-			diags.AddError("Cannot list namespaces", fmt.Sprintf("Gave up after %d pages of namespaces; AuthProxy kept answering with a next cursor.", page))
-			return nil, diags
-		}
+	return listPages("namespaces", func(cursor *string) ([]sdk.Namespace, *string, diag.Diagnostics) {
+		var diags diag.Diagnostics
 		p := params
+		p.Cursor = cursor
 		out, err := api.ListNamespacesWithResponse(ctx, &p)
 		if err != nil {
 			diags.AddError("Cannot list namespaces", fmt.Sprintf("Listing namespaces failed: %v.", unwrapURLError(err)))
-			return nil, diags
+			return nil, nil, diags
 		}
 		if out.JSON200 == nil {
 			diags.Append(problemDiagnostics("list namespaces", out.StatusCode(), out.ApplicationproblemJSONDefault, out.Body, DefaultFieldMapper)...)
+			return nil, nil, diags
+		}
+		return out.JSON200.Items, out.JSON200.NextCursor, diags
+	})
+}
+
+// listPages collects the items of every page of a listing: fetch returns one page (the
+// first for a nil cursor) and the next page's cursor (nil or empty after the last). A
+// server that repeats a cursor, or never stops, is refused instead of listed forever.
+func listPages[T any](what string, fetch func(cursor *string) ([]T, *string, diag.Diagnostics)) ([]T, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	var all []T
+	var cursor *string
+	seen := map[string]bool{}
+	for page := 0; ; page++ {
+		if page >= maxNamespacePages {
+			diags.AddError("Cannot list "+what, fmt.Sprintf("Gave up after %d pages of %s; AuthProxy kept answering with a next cursor.", page, what))
 			return nil, diags
 		}
-		all = append(all, out.JSON200.Items...)
-		next := out.JSON200.NextCursor
+		items, next, d := fetch(cursor)
+		diags.Append(d...)
+		if diags.HasError() {
+			return nil, diags
+		}
+		all = append(all, items...)
 		if next == nil || *next == "" {
 			return all, diags
 		}
 		if seen[*next] {
-			diags.AddError("Cannot list namespaces", fmt.Sprintf("AuthProxy answered the same next cursor %q twice; stopping to avoid an endless listing.", *next))
+			diags.AddError("Cannot list "+what, fmt.Sprintf("AuthProxy answered the same next cursor %q twice; stopping to avoid an endless listing.", *next))
 			return nil, diags
 		}
 		seen[*next] = true
 		c := *next
-		params.Cursor = &c
+		cursor = &c
 	}
 }

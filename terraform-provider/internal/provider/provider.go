@@ -222,6 +222,9 @@ func (p *authproxyProvider) Resources(_ context.Context) []func() resource.Resou
 		NewActorResource,
 		NewEncryptionKeyResource,
 		NewNamespaceKeyResource,
+		NewConnectorResource,
+		NewConnectorVersionResource,
+		NewConnectorPrimaryResource,
 	}
 }
 
@@ -230,5 +233,7 @@ func (p *authproxyProvider) DataSources(_ context.Context) []func() datasource.D
 		NewNamespaceDataSource,
 		NewNamespacesDataSource,
 		NewActorDataSource,
+		NewConnectorDataSource,
+		NewConnectorVersionsDataSource,
 	}
 }

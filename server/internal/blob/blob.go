@@ -113,10 +113,8 @@ func keyProblem(key string) string {
 var errSizeMismatch = errors.New("blob: body length differs from the size given")
 
 // sizedReader reads exactly n bytes from r and then expects its end: a short
-// stream fails with io.ErrUnexpectedEOF, a long one with errSizeMismatch (as
-// soon as the n-th byte is read, so that a consumer stopping at n bytes, like
-// an HTTP client sending Content-Length n, still sees it). Each read first
-// checks ctx.
+// stream fails with io.ErrUnexpectedEOF, a long one with errSizeMismatch,
+// detected before the n-th byte is handed over. Each read first checks ctx.
 type sizedReader struct {
 	ctx  context.Context
 	r    io.Reader
@@ -147,7 +145,12 @@ func (s *sizedReader) Read(p []byte) (int, error) {
 	case err != nil && err != io.EOF:
 		s.err = err
 	case s.left == 0:
-		s.err = s.probeEnd()
+		if s.err = s.probeEnd(); s.err != io.EOF {
+			// Withhold the last bytes read, so that a consumer stopping
+			// at n bytes (an HTTP client sending Content-Length n) never
+			// completes the upload.
+			return 0, s.err
+		}
 	}
 	if s.err == io.EOF && n > 0 {
 		return n, nil // report EOF on the next call, as most readers do

@@ -66,7 +66,11 @@ func Open(cfg Config) (Store, error) {
 		if cfg.Dir != "" {
 			return nil, errors.New("blob: driver s3: dir applies only to driver local")
 		}
-		return NewS3(context.Background(), cfg)
+		s, err := NewS3(context.Background(), cfg)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	default:
 		return nil, fmt.Errorf("blob: unknown driver %q (want \"local\" or \"s3\")", cfg.Driver)
 	}

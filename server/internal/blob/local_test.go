@@ -109,12 +109,12 @@ func TestLocalPermissions(t *testing.T) {
 	mustPut(t, l, "ns/x/y.req", []byte("overwritten")) // a replaced file too
 	mustPut(t, l, "top", nil)
 	for p, want := range map[string]fs.FileMode{
-		filepath.Dir(dir):                   fs.ModeDir | 0o700,
-		dir:                                 fs.ModeDir | 0o700,
-		filepath.Join(dir, "ns"):            fs.ModeDir | 0o700,
-		filepath.Join(dir, "ns", "x"):       fs.ModeDir | 0o700,
-		filepath.Join(dir, "ns/x/y.req"):    0o600,
-		filepath.Join(dir, "top"):           0o600,
+		filepath.Dir(dir):                fs.ModeDir | 0o700,
+		dir:                              fs.ModeDir | 0o700,
+		filepath.Join(dir, "ns"):         fs.ModeDir | 0o700,
+		filepath.Join(dir, "ns", "x"):    fs.ModeDir | 0o700,
+		filepath.Join(dir, "ns/x/y.req"): 0o600,
+		filepath.Join(dir, "top"):        0o600,
 	} {
 		st, err := os.Stat(p)
 		if err != nil {

@@ -29,9 +29,8 @@ import (
 // body is read once, the SDK does not retry a Put; Get and Delete are retried
 // as the client's retryer says.
 type S3 struct {
-	// Client is the S3 client; [NewS3] builds one from a [Config]. A
-	// client made elsewhere should set RequestChecksumCalculation to
-	// WhenRequired to stream unseekable bodies over plain HTTP.
+	// Client is the S3 client; [NewS3] builds one from a [Config]. Put sets
+	// the per-call options it needs, so a client made elsewhere works too.
 	Client *s3.Client
 	// Bucket is the bucket name.
 	Bucket string
@@ -81,6 +80,9 @@ func NewS3(ctx context.Context, cfg Config) (*S3, error) {
 		}
 		o.UsePathStyle = cfg.PathStyle
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		// Responses are still checked when they carry a checksum; one
+		// without (S3-compatible servers) is no reason to log.
+		o.DisableLogOutputChecksumValidationSkipped = true
 	})
 	return &S3{Client: client, Bucket: cfg.Bucket, Prefix: cfg.Prefix}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -43,12 +44,14 @@ func newFakeS3(t *testing.T, buckets ...string) *fakeS3 {
 		}
 	}
 	handler := gofakes3.New(f.backend, gofakes3.WithLogger(gofakes3.DiscardLog())).Server()
-	f.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.requests = append(f.requests, r.Clone(context.Background()))
 		f.mu.Unlock()
 		handler.ServeHTTP(w, r)
 	}))
+	f.server.Config.ErrorLog = log.New(io.Discard, "", 0) // gofakes3's superfluous WriteHeader calls
+	f.server.Start()
 	t.Cleanup(f.server.Close)
 	if !strings.HasPrefix(f.server.URL, "http://127.0.0.1:") {
 		t.Fatalf("fake S3 is not on loopback: %s", f.server.URL)

@@ -158,6 +158,39 @@ func (e KeyVersionState) Valid() bool {
 	}
 }
 
+// Defines values for ProxyRequestMethod.
+const (
+	DELETE  ProxyRequestMethod = "DELETE"
+	GET     ProxyRequestMethod = "GET"
+	HEAD    ProxyRequestMethod = "HEAD"
+	OPTIONS ProxyRequestMethod = "OPTIONS"
+	PATCH   ProxyRequestMethod = "PATCH"
+	POST    ProxyRequestMethod = "POST"
+	PUT     ProxyRequestMethod = "PUT"
+)
+
+// Valid indicates whether the value is a known member of the ProxyRequestMethod enum.
+func (e ProxyRequestMethod) Valid() bool {
+	switch e {
+	case DELETE:
+		return true
+	case GET:
+		return true
+	case HEAD:
+		return true
+	case OPTIONS:
+		return true
+	case PATCH:
+		return true
+	case POST:
+		return true
+	case PUT:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ReencryptionJobState.
 const (
 	ReencryptionJobDone    ReencryptionJobState = "done"
@@ -757,6 +790,34 @@ type Problem struct {
 	Type string `json:"type"`
 }
 
+// ProxyRequest defines model for ProxyRequest.
+type ProxyRequest struct {
+	// Body The request body as text.
+	Body *string `json:"body,omitempty"`
+
+	// BodyBase64 The request body as base64, for binary bodies (instead of body).
+	BodyBase64 *[]byte              `json:"bodyBase64,omitempty"`
+	Headers    *map[string][]string `json:"headers,omitempty"`
+	Method     ProxyRequestMethod   `json:"method"`
+
+	// Url The absolute upstream URL, such as https://api.stripe.com/v1/balance.
+	Url string `json:"url"`
+}
+
+// ProxyRequestMethod defines model for ProxyRequest.Method.
+type ProxyRequestMethod string
+
+// ProxyResponse defines model for ProxyResponse.
+type ProxyResponse struct {
+	// Body The response body when it is valid UTF-8.
+	Body *string `json:"body,omitempty"`
+
+	// BodyBase64 The response body as base64 when it is not valid UTF-8.
+	BodyBase64 *[]byte             `json:"bodyBase64,omitempty"`
+	Headers    map[string][]string `json:"headers"`
+	Status     int                 `json:"status"`
+}
+
 // ReencryptionJob defines model for ReencryptionJob.
 type ReencryptionJob struct {
 	Column    *string   `json:"column,omitempty"`
@@ -932,6 +993,9 @@ type CreateConnectionJSONRequestBody = ConnectionCreate
 
 // UpdateConnectionJSONRequestBody defines body for UpdateConnection for application/json ContentType.
 type UpdateConnectionJSONRequestBody = ConnectionUpdate
+
+// ProxyConnectionJSONRequestBody defines body for ProxyConnection for application/json ContentType.
+type ProxyConnectionJSONRequestBody = ProxyRequest
 
 // SetConnectionApiKeyJSONRequestBody defines body for SetConnectionApiKey for application/json ContentType.
 type SetConnectionApiKeyJSONRequestBody = ConnectionApiKey
@@ -1137,6 +1201,36 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/connections/{id}/_disconnect (the `DisconnectConnection` operationId).
 	DisconnectConnection(ctx context.Context, id ConnectionIdParam, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ProxyConnectionWithBody Call the third-party API through the connection (connections:proxy); AuthProxy adds the credentials.
+	//
+	// The upstream URL must lie under one of the connector's `upstream.allowedUrls` (with the
+	// connection's config values filled in), and it must not resolve to a loopback, private,
+	// link-local or metadata address unless the server's `proxy` config allows it: both are
+	// refused with 403. The caller's own `Authorization` and hop-by-hop headers are never
+	// forwarded; redirects are returned, not followed. Upstream statuses, including 429 and
+	// its `Retry-After`, are passed through in the envelope. Bodies are buffered (at most
+	// 10 MiB each way).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/connections/{id}/_proxy (the `ProxyConnection` operationId).
+	ProxyConnectionWithBody(ctx context.Context, id ConnectionIdParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ProxyConnection Call the third-party API through the connection (connections:proxy); AuthProxy adds the credentials.
+	//
+	// The upstream URL must lie under one of the connector's `upstream.allowedUrls` (with the
+	// connection's config values filled in), and it must not resolve to a loopback, private,
+	// link-local or metadata address unless the server's `proxy` config allows it: both are
+	// refused with 403. The caller's own `Authorization` and hop-by-hop headers are never
+	// forwarded; redirects are returned, not followed. Upstream statuses, including 429 and
+	// its `Retry-After`, are passed through in the envelope. Bodies are buffered (at most
+	// 10 MiB each way).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/connections/{id}/_proxy (the `ProxyConnection` operationId).
+	ProxyConnection(ctx context.Context, id ConnectionIdParam, body ProxyConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SetConnectionApiKeyWithBody Replace the API key of an api_key connection (re-authorize; connections:update); the connection keeps its id and becomes ready.
 	//
@@ -1678,6 +1772,56 @@ func (c *Client) UpdateConnection(ctx context.Context, id ConnectionIdParam, bod
 // Corresponds with POST /api/v1/connections/{id}/_disconnect (the `DisconnectConnection` operationId).
 func (c *Client) DisconnectConnection(ctx context.Context, id ConnectionIdParam, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDisconnectConnectionRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ProxyConnectionWithBody Call the third-party API through the connection (connections:proxy); AuthProxy adds the credentials.
+//
+// The upstream URL must lie under one of the connector's `upstream.allowedUrls` (with the
+// connection's config values filled in), and it must not resolve to a loopback, private,
+// link-local or metadata address unless the server's `proxy` config allows it: both are
+// refused with 403. The caller's own `Authorization` and hop-by-hop headers are never
+// forwarded; redirects are returned, not followed. Upstream statuses, including 429 and
+// its `Retry-After`, are passed through in the envelope. Bodies are buffered (at most
+// 10 MiB each way).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/connections/{id}/_proxy (the `ProxyConnection` operationId).
+func (c *Client) ProxyConnectionWithBody(ctx context.Context, id ConnectionIdParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewProxyConnectionRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ProxyConnection Call the third-party API through the connection (connections:proxy); AuthProxy adds the credentials.
+//
+// The upstream URL must lie under one of the connector's `upstream.allowedUrls` (with the
+// connection's config values filled in), and it must not resolve to a loopback, private,
+// link-local or metadata address unless the server's `proxy` config allows it: both are
+// refused with 403. The caller's own `Authorization` and hop-by-hop headers are never
+// forwarded; redirects are returned, not followed. Upstream statuses, including 429 and
+// its `Retry-After`, are passed through in the envelope. Bodies are buffered (at most
+// 10 MiB each way).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/connections/{id}/_proxy (the `ProxyConnection` operationId).
+func (c *Client) ProxyConnection(ctx context.Context, id ConnectionIdParam, body ProxyConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewProxyConnectionRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3064,6 +3208,53 @@ func NewDisconnectConnectionRequest(server string, id ConnectionIdParam) (*http.
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewProxyConnectionRequest calls the generic ProxyConnection builder with application/json body
+func NewProxyConnectionRequest(server string, id ConnectionIdParam, body ProxyConnectionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewProxyConnectionRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewProxyConnectionRequestWithBody constructs an http.Request for the ProxyConnection method, with any body, and a specified content type
+func NewProxyConnectionRequestWithBody(server string, id ConnectionIdParam, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/connections/%s/_proxy", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -4886,6 +5077,36 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/connections/{id}/_disconnect (the `DisconnectConnection` operationId).
 	DisconnectConnectionWithResponse(ctx context.Context, id ConnectionIdParam, reqEditors ...RequestEditorFn) (*DisconnectConnectionResponse, error)
 
+	// ProxyConnectionWithBodyWithResponse Call the third-party API through the connection (connections:proxy); AuthProxy adds the credentials.
+	//
+	// The upstream URL must lie under one of the connector's `upstream.allowedUrls` (with the
+	// connection's config values filled in), and it must not resolve to a loopback, private,
+	// link-local or metadata address unless the server's `proxy` config allows it: both are
+	// refused with 403. The caller's own `Authorization` and hop-by-hop headers are never
+	// forwarded; redirects are returned, not followed. Upstream statuses, including 429 and
+	// its `Retry-After`, are passed through in the envelope. Bodies are buffered (at most
+	// 10 MiB each way).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/connections/{id}/_proxy (the `ProxyConnection` operationId).
+	ProxyConnectionWithBodyWithResponse(ctx context.Context, id ConnectionIdParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ProxyConnectionResponse, error)
+
+	// ProxyConnectionWithResponse Call the third-party API through the connection (connections:proxy); AuthProxy adds the credentials.
+	//
+	// The upstream URL must lie under one of the connector's `upstream.allowedUrls` (with the
+	// connection's config values filled in), and it must not resolve to a loopback, private,
+	// link-local or metadata address unless the server's `proxy` config allows it: both are
+	// refused with 403. The caller's own `Authorization` and hop-by-hop headers are never
+	// forwarded; redirects are returned, not followed. Upstream statuses, including 429 and
+	// its `Retry-After`, are passed through in the envelope. Bodies are buffered (at most
+	// 10 MiB each way).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/connections/{id}/_proxy (the `ProxyConnection` operationId).
+	ProxyConnectionWithResponse(ctx context.Context, id ConnectionIdParam, body ProxyConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*ProxyConnectionResponse, error)
+
 	// SetConnectionApiKeyWithBodyWithResponse Replace the API key of an api_key connection (re-authorize; connections:update); the connection keeps its id and becomes ready.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -5755,6 +5976,54 @@ func (r DisconnectConnectionResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r DisconnectConnectionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ProxyConnectionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProxyResponse
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ProxyConnectionResponse) GetJSON200() *ProxyResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r ProxyConnectionResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ProxyConnectionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ProxyConnectionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ProxyConnectionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ProxyConnectionResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -7697,6 +7966,48 @@ func (c *ClientWithResponses) DisconnectConnectionWithResponse(ctx context.Conte
 	return ParseDisconnectConnectionResponse(rsp)
 }
 
+// ProxyConnectionWithBodyWithResponse Call the third-party API through the connection (connections:proxy); AuthProxy adds the credentials.
+//
+// The upstream URL must lie under one of the connector's `upstream.allowedUrls` (with the
+// connection's config values filled in), and it must not resolve to a loopback, private,
+// link-local or metadata address unless the server's `proxy` config allows it: both are
+// refused with 403. The caller's own `Authorization` and hop-by-hop headers are never
+// forwarded; redirects are returned, not followed. Upstream statuses, including 429 and
+// its `Retry-After`, are passed through in the envelope. Bodies are buffered (at most
+// 10 MiB each way).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/connections/{id}/_proxy (the `ProxyConnection` operationId).
+func (c *ClientWithResponses) ProxyConnectionWithBodyWithResponse(ctx context.Context, id ConnectionIdParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ProxyConnectionResponse, error) {
+	rsp, err := c.ProxyConnectionWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseProxyConnectionResponse(rsp)
+}
+
+// ProxyConnectionWithResponse Call the third-party API through the connection (connections:proxy); AuthProxy adds the credentials.
+//
+// The upstream URL must lie under one of the connector's `upstream.allowedUrls` (with the
+// connection's config values filled in), and it must not resolve to a loopback, private,
+// link-local or metadata address unless the server's `proxy` config allows it: both are
+// refused with 403. The caller's own `Authorization` and hop-by-hop headers are never
+// forwarded; redirects are returned, not followed. Upstream statuses, including 429 and
+// its `Retry-After`, are passed through in the envelope. Bodies are buffered (at most
+// 10 MiB each way).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/connections/{id}/_proxy (the `ProxyConnection` operationId).
+func (c *ClientWithResponses) ProxyConnectionWithResponse(ctx context.Context, id ConnectionIdParam, body ProxyConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*ProxyConnectionResponse, error) {
+	rsp, err := c.ProxyConnection(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseProxyConnectionResponse(rsp)
+}
+
 // SetConnectionApiKeyWithBodyWithResponse Replace the API key of an api_key connection (re-authorize; connections:update); the connection keeps its id and becomes ready.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -8701,6 +9012,39 @@ func ParseDisconnectConnectionResponse(rsp *http.Response) (*DisconnectConnectio
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest Connection
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseProxyConnectionResponse parses an HTTP response from a ProxyConnectionWithResponse call
+func ParseProxyConnectionResponse(rsp *http.Response) (*ProxyConnectionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ProxyConnectionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProxyResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

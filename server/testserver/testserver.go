@@ -111,6 +111,8 @@ func start(dir string, o Options, cleanup func(func())) (*Server, error) {
 	_, _ = rand.Read(q[:])
 	cfg.Worker.Queue = "authproxy-test-" + hex.EncodeToString(q[:])
 	cfg.Worker.SweepInterval = config.Duration{Duration: 2 * time.Second}
+	// Tests call upstreams on loopback; private, link-local and metadata stay refused.
+	cfg.Proxy.AllowLoopback = true
 	cfg.Worker.KeySyncInterval = config.Duration{Duration: 2 * time.Second}
 	cfg.ShutdownTimeout = config.Duration{Duration: 5 * time.Second}
 	if o.MaxTokenLifetime > 0 {

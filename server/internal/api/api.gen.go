@@ -164,6 +164,39 @@ func (e KeyVersionState) Valid() bool {
 	}
 }
 
+// Defines values for ProxyRequestMethod.
+const (
+	DELETE  ProxyRequestMethod = "DELETE"
+	GET     ProxyRequestMethod = "GET"
+	HEAD    ProxyRequestMethod = "HEAD"
+	OPTIONS ProxyRequestMethod = "OPTIONS"
+	PATCH   ProxyRequestMethod = "PATCH"
+	POST    ProxyRequestMethod = "POST"
+	PUT     ProxyRequestMethod = "PUT"
+)
+
+// Valid indicates whether the value is a known member of the ProxyRequestMethod enum.
+func (e ProxyRequestMethod) Valid() bool {
+	switch e {
+	case DELETE:
+		return true
+	case GET:
+		return true
+	case HEAD:
+		return true
+	case OPTIONS:
+		return true
+	case PATCH:
+		return true
+	case POST:
+		return true
+	case PUT:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ReencryptionJobState.
 const (
 	ReencryptionJobDone    ReencryptionJobState = "done"
@@ -763,6 +796,34 @@ type Problem struct {
 	Type string `json:"type"`
 }
 
+// ProxyRequest defines model for ProxyRequest.
+type ProxyRequest struct {
+	// Body The request body as text.
+	Body *string `json:"body,omitempty"`
+
+	// BodyBase64 The request body as base64, for binary bodies (instead of body).
+	BodyBase64 *[]byte              `json:"bodyBase64,omitempty"`
+	Headers    *map[string][]string `json:"headers,omitempty"`
+	Method     ProxyRequestMethod   `json:"method"`
+
+	// Url The absolute upstream URL, such as https://api.stripe.com/v1/balance.
+	Url string `json:"url"`
+}
+
+// ProxyRequestMethod defines model for ProxyRequest.Method.
+type ProxyRequestMethod string
+
+// ProxyResponse defines model for ProxyResponse.
+type ProxyResponse struct {
+	// Body The response body when it is valid UTF-8.
+	Body *string `json:"body,omitempty"`
+
+	// BodyBase64 The response body as base64 when it is not valid UTF-8.
+	BodyBase64 *[]byte             `json:"bodyBase64,omitempty"`
+	Headers    map[string][]string `json:"headers"`
+	Status     int                 `json:"status"`
+}
+
 // ReencryptionJob defines model for ReencryptionJob.
 type ReencryptionJob struct {
 	Column    *string   `json:"column,omitempty"`
@@ -939,6 +1000,9 @@ type CreateConnectionJSONRequestBody = ConnectionCreate
 // UpdateConnectionJSONRequestBody defines body for UpdateConnection for application/json ContentType.
 type UpdateConnectionJSONRequestBody = ConnectionUpdate
 
+// ProxyConnectionJSONRequestBody defines body for ProxyConnection for application/json ContentType.
+type ProxyConnectionJSONRequestBody = ProxyRequest
+
 // SetConnectionApiKeyJSONRequestBody defines body for SetConnectionApiKey for application/json ContentType.
 type SetConnectionApiKeyJSONRequestBody = ConnectionApiKey
 
@@ -1016,6 +1080,9 @@ type ServerInterface interface {
 	// DisconnectConnection Delete the connection's credentials (connections:update); it becomes disconnected.
 	// (POST /api/v1/connections/{id}/_disconnect)
 	DisconnectConnection(w http.ResponseWriter, r *http.Request, id ConnectionIdParam)
+	// ProxyConnection Call the third-party API through the connection (connections:proxy); AuthProxy adds the credentials.
+	// (POST /api/v1/connections/{id}/_proxy)
+	ProxyConnection(w http.ResponseWriter, r *http.Request, id ConnectionIdParam)
 	// SetConnectionApiKey Replace the API key of an api_key connection (re-authorize; connections:update); the connection keeps its id and becomes ready.
 	// (PUT /api/v1/connections/{id}/apiKey)
 	SetConnectionApiKey(w http.ResponseWriter, r *http.Request, id ConnectionIdParam)
@@ -1522,6 +1589,32 @@ func (siw *ServerInterfaceWrapper) DisconnectConnection(w http.ResponseWriter, r
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.DisconnectConnection(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ProxyConnection operation middleware
+func (siw *ServerInterfaceWrapper) ProxyConnection(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ConnectionIdParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ProxyConnection(w, r, id)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2861,6 +2954,8 @@ func HandlerWithOptions(si ServerInterface, options GorillaServerOptions) http.H
 
 	r.HandleFunc(options.BaseURL+"/api/v1/connections/{id}/_disconnect", wrapper.DisconnectConnection).Methods(http.MethodPost)
 
+	r.HandleFunc(options.BaseURL+"/api/v1/connections/{id}/_proxy", wrapper.ProxyConnection).Methods(http.MethodPost)
+
 	r.HandleFunc(options.BaseURL+"/api/v1/encryption/status", wrapper.GetEncryptionStatus).Methods(http.MethodGet)
 
 	return r
@@ -3276,6 +3371,46 @@ type DisconnectConnectiondefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response DisconnectConnectiondefaultApplicationProblemPlusJSONResponse) VisitDisconnectConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ProxyConnectionRequestObject struct {
+	Id   ConnectionIdParam `json:"id"`
+	Body *ProxyConnectionJSONRequestBody
+}
+
+type ProxyConnectionResponseObject interface {
+	VisitProxyConnectionResponse(w http.ResponseWriter) error
+}
+
+type ProxyConnection200JSONResponse ProxyResponse
+
+func (response ProxyConnection200JSONResponse) VisitProxyConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ProxyConnectiondefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ProxyConnectiondefaultApplicationProblemPlusJSONResponse) VisitProxyConnectionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -4752,6 +4887,9 @@ type StrictServerInterface interface {
 	// DisconnectConnection Delete the connection's credentials (connections:update); it becomes disconnected.
 	// (POST /api/v1/connections/{id}/_disconnect)
 	DisconnectConnection(ctx context.Context, request DisconnectConnectionRequestObject) (DisconnectConnectionResponseObject, error)
+	// ProxyConnection Call the third-party API through the connection (connections:proxy); AuthProxy adds the credentials.
+	// (POST /api/v1/connections/{id}/_proxy)
+	ProxyConnection(ctx context.Context, request ProxyConnectionRequestObject) (ProxyConnectionResponseObject, error)
 	// SetConnectionApiKey Replace the API key of an api_key connection (re-authorize; connections:update); the connection keeps its id and becomes ready.
 	// (PUT /api/v1/connections/{id}/apiKey)
 	SetConnectionApiKey(ctx context.Context, request SetConnectionApiKeyRequestObject) (SetConnectionApiKeyResponseObject, error)
@@ -5207,6 +5345,39 @@ func (sh *strictHandler) DisconnectConnection(w http.ResponseWriter, r *http.Req
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(DisconnectConnectionResponseObject); ok {
 		if err := validResponse.VisitDisconnectConnectionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ProxyConnection operation middleware
+func (sh *strictHandler) ProxyConnection(w http.ResponseWriter, r *http.Request, id ConnectionIdParam) {
+	var request ProxyConnectionRequestObject
+
+	request.Id = id
+
+	var body ProxyConnectionJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ProxyConnection(ctx, request.(ProxyConnectionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ProxyConnection")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ProxyConnectionResponseObject); ok {
+		if err := validResponse.VisitProxyConnectionResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -6279,142 +6450,151 @@ func (sh *strictHandler) Whoami(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3tchs5kuCr5HI2osmeEiXLsm9aio04te2e9tjd7ZD6I+5MnwpkJUlYRYADoERxHIrYXxuxf/cZ7vbB",
-	"+kkukEBVoYrFL4mUvbPzxxbJKiCRyO9MJD61BnIylQKF0a3TT60pU2yCBhV9eiGFwIHhUrxO3tlf7Jdc",
-	"tE5bU2bGragl2ARbpy2etKKWwr9mXGHSOjUqw6ilB2OcMPvGPysctk5bfzgs5zp0v+rDcIrW3V2UzynV",
-	"vqe0M1Rn/BWV5lIU0yaoB4pPLXCt09bPY4Qb9wSIbNJHBe0nERxH8Pu//men24qawPQvrIR1wgWfZJPW",
-	"6ZOoZeZTWp0wOELlwMuUlqoZnljgrXEPxCCHYMYIU4U3XGYapmyEBVh/zVDNS7gGbtAKGOz2LYqRGbdO",
-	"nxwdnxSwaKO4GBEob3C+t12hsWmWt6yP6SWmtCeL636T9VEJNKgPtJmnCKl9HrR/4RRi9i/9OLL/+f//",
-	"yf8PXED7Npp33CchTeUL+88/2X8HcjJhBxotMxhMoM3SFCaZNjCWadJZhtO0AvcS1J4cffO8CbVv+YSb",
-	"xcW+YyMEzf+G0E5wyLLUwLOj5RDQILWZHW09OzqK1lHaj2yCesoG+I6Z8RIuKJ4Bu/MRDKUCvGWTaYoQ",
-	"KylN16BgwuguG0wwXsIW/tP9KKUCZuvOQq5QT6XQSFLrnZL9FAn2gRQGBeGVTacpHzC7jMOpe+KPH7Vd",
-	"06cN583HpRmrWDkXcPHdC/jm5Nn/AD94l1Dq37VDn+fkPFVyispwBy0TQhoCS68D4Dx49C5qDRRa8jyn",
-	"5Q2lmjDTOm0lzOCB4RNsLZBZ1MJbg0qw9HWybq5X5ZN3keXrdbDlAjVyfLB2MW/dU3c5TXxahFbkG70l",
-	"RUStKaoJ1zpHKjc4WQvQu+IdO4IHhinF5jRi1k/54A3O9SJPXOCIa4MKE3CPwTXONTANI36DAto/TVFc",
-	"Xn4PMcvMWCr+N0yu7CMxpFygBqng3asfOhHMuBmDzpSSmUi4GMFszI3nN6P4ZIIJcVS+ngWU1cHOpsl2",
-	"NHIXcuV7J9DLfahQkN+5KrYrmCpoIaqQeUi6IYgfCmhk/yMOjF0A0dULepy4JUm4HYSl7wIuGrJUY7Qz",
-	"xrovl9yX8AP1cPzsWfRlMcKE3b52bz05sjpkNWMUE4TWxPOnfzoh5VN807DGyjz1aWpUuYQgl9KP28gA",
-	"pOcnkdVB9s3Waev/sIG5en9+8L/Zwd+ODr758Md/bpKdNNJbrs2iDC9WvRF+nSJoYNbSmGvg7Tpj0kxL",
-	"V/wLMdWjcczeKP/vh34X96mK7eZ9ahDxVd3znUI8sIIdgt2DdmkkW10EKktRn8ENSzPUkE3BSDh+9hze",
-	"8G+tUWykYSlZlQtQlv7ZTk0XKYZ89IBl/+pW4l2eQe7BfaXBDQ1Djmmioa2zwdhqYgY66ydywrhoXugg",
-	"8Aq3cSCDN73/2OyqFU8VTmQAuf04YxomLEGQ4gy4gWvEqbZ/zMYogAlpxli+zLU1NCfSOIugbs3fyzoc",
-	"I0steW/qsX/vni/evEDmDeqFoXmyXSDgfiLlfjpSGy8qNwPvkh7fh20VkmADWeWQFhu13Lxy7LWNnVWu",
-	"73zK3+B8W9VRvBQIzj89+eZ4tdyMWjPFDf4k0rnzAes48uOuhviRzcNyrYtcfv7uNQlcOQQmgE25tfMD",
-	"3m/Teg+kSOdnoI20PgOKgZpPDSYRCLxBBQpNpgS6SMMD8bmJrK1EfgLlVVFu4SvHRzsVoI/F6iusyBD4",
-	"1cT2fSEkUWQTO04mroWciYIv55bZRP73h8U9uj2wrx7cMEUg2DHcqL8UI7nP3xfj5b8Xo1ZgWmffDm7F",
-	"evu2HG4XRm5gN+zN0q3L5GBPNJpsShEmllj8DRlP0UrVhOtc59JelJ8x2XCvgmn9LOU3F36+8pvv8pnL",
-	"r17WYGj6xUJTWeIXbdHfLd+dzx7z4vsWRykzqM1K42/MR2PUZiF/cAR9HEqFZAsOuSof6TRbdfuIlSk+",
-	"YWq+En4Pb5FhoDdyUM+A9TUKb6gKKdBZp/RQ8zJ2bjr5SNQSe6i6Q/cwix49BLUDh/r507U+6x4UKQGy",
-	"EpMvccgFYfC1mGZmS5QmxdvNlFr+br2+/3X+w1uQCv5y+dOPYPDWROBe6WMC/TlRM/12SQsFjeoGE2AG",
-	"4mLthWlwUI7d/ailiGvm2fHz4ycnJ+tIN1jASjSt1+lqY52+m7hVKdD3rdG/8PjVSm33K0t5wpoDJqiU",
-	"VJsjvOSUV/bFJrTf2NkCjPelTJGJBZS756IcgpW4DzRBDb9qMOY322nfB4RVtlf1VeHQTDku07hKcEQg",
-	"7Gwp15iAkSQgGkNG5SvfMz1elEexHrPjZ89PY2AiIVkzxlu4/P784PjZ81yZBnOV450C/jVjKYyZHqOG",
-	"CTLhvymf0RHMxsyQx2jGyBU4JFmjstsY3mH6RcpRmEscKDRNVPMgOyLrp1yP8x2rouI3axpw422cPg7Y",
-	"pLAjzoBB8XIowJ03PBgzMUJtl7QZFWwTzymo/f5Rnago8igRGmbVQzasRnhCvXmzEOQJiHmB1BY3815G",
-	"jV/7vWybQY2UFjnqp/PMjI/BPQiannxYAKSpeKIp5PHfxkjwG7hT7Z6L/7s1SbgNtHiFtwLvPFFsaMnU",
-	"CwBrrw8Mv7FUn+uY7XzxYqqXfuSFmq5ipvov5/nMCz8UkNxFrboqXkA25RsWqe2lNAYTqpXJBT49SVmX",
-	"mtbJUxVUJdCV9t/jrpHXKH5RaWwpNE64nqZs3h0wgyOpOOr3Tz7EjdI+5QIX4XnLrXfm5tZZf8IJPEf0",
-	"5L5RAKrZaZug1myE6+07h4vyhSYaeeV43lNHph9KvvXxLuSsyV5SiMWD64a8CJ79i+xvwQBNwCysbyDT",
-	"bNKcLRnITFT1Dxfm+Unjrlxj7rq/Tpql3TUWrjpoZCkXI9p/lw08A5xMzZwKuXx+0IyZAaasbWKALEdA",
-	"cYOpnDo1vNqPXKxJYf10A6pxj0U5XqrqsbLKHEGNqK/UbjSk4ViaojoYjKW2FkmSR+ot40eQCf7XDKkM",
-	"h1t7RUMBRF2OP3tWd68D56x0zLpX//OPp/9ysMQ/+85yynYSxS5CDofo6oOcMKH8ZhKImnbsPJoum07j",
-	"COIgjf7+6EP3BlVfxx0rUoqCX1pp4+7ulO995uQzxgMHmVIozBbxLv9GwUTtI5BiYIW3NkrOvZ2yyJrr",
-	"I4++6PWLqJnTMlPrX3uD80v3YGhp1/yeAjGxq4QbsxuEPqIAkovyQI8VJgkmpy5c6PDMi+y2BjlFoYGJ",
-	"uWVEcmdy26GwFIpJNjQVLOQW3kLh51+8LAfaY2jSo3eB/kqD/8G1cm9wfq41H4ktTflrosKN67PD1bpX",
-	"VwIz8QW4tVDIcIi0EW/yyZsVF7nIRc1xplFD28plORNWfNHPyBRqA0wMUFMRSOcMRJam5DdremaUyj5L",
-	"QUlp7LCWoOwTTjO5kMACK12vhozR6lyIwIx5oCqs4sB02BgXX68/dxOHreF3yQ594VHtCTOoOEs3oM0f",
-	"8kcfPRh+D8m5Ln5eDLlk27zE2tZjl2LIVUNN/w+ZNj68ZDxx86SRUBM1v8gadKb1vkHhVCpzlqtFaz2O",
-	"q7GoZdHJHLLVy72g8RdFSakIFuD6zuKBTFsGiZqDykQTOMTrG+wfxYeEQpbkJm11uksXz/BmtLW1MXE1",
-	"3R6vX+lCxUUwRQXO2I0C2cFEElrslXLvHThAJfg/S+M4a62TsSjzK+q3gpPFGZZs6rr8xjXO1+c33uB8",
-	"F7EPv7X7yWmEwmmBYr5lGp+fQFsbJhKmKBYmrWXfsUYR3rKBSefw9Bj6c+PqHS1t5HKxCz9W4mU1H6Xp",
-	"GFdTuOwNzi+k2V4R3Es83zWj6LKQoSsBWIgq+9x5iBUYyAlqGCo56UI8QoF0jMtF4WMuUi7QG6YCMQFp",
-	"hVdsP586WyvuCRci4Srw/yBGcWOdqSFP0Q/GZvrKBTb11YQJNkIVgyV/F2BBdYPqKzJWegLFDVeSzKEI",
-	"7Bh07kOgmUl1HYGWQLNbr86aCizVEjyF6Sp4IIU7axX3RJsJaywrZqTqnFmL2b6MVuyN0Gg4OXpq12BH",
-	"jZ1S6V5zkcTdnmgt2IFcJBtrsTf24bvInRh9SAWzG650RPUpoLiB+Iap+IwQBbF1auMzaEA3xO6LK57Y",
-	"vVE44lLYv1AkU8mFsX97WXqlDRuh/eKjluLqGudxF360+LIaoiAU2lpHJg1pn7owtGj4sIqm33is5g5M",
-	"MQ8djaMwnfVublpRyy7W2v+Ly9zCx6FJ/xxMUnz5Op+t+OYVTVt8/M7NX3w+/+3SBfj1DzkYbmX/5dKz",
-	"b3C+NK1575qi1aE2nkA7vr65+v1f/zPuuJiatwi8fbA04OKiD03ppA2TW+VqfVqr0Ud1s5T+Z4mHDysx",
-	"uCON+/A8Q32ZAZN5J5tEnDsOTcWAhga9V+wgnOlFMXrth3flZLVfLoq5az9Uow9vC0q/pzRtPh2toW1J",
-	"M34/VTjkt4cf7MpiZ3bC7//+f+H5UxiMmWIDK4AjR6GLPzSfnPgxdJw+Y2BvW++SDiFv6+s9NDzkTz4/",
-	"ONZTAPaFu/D3QHITxlaiYBcCqSTitY5A7YS+wjLIM5EKgeaDoUxTOeuujxcuFW9VtDSlFoMeBRT214Yp",
-	"MiCZ8QbiGWgcWZNTW/N4MIb4vXOorj7kfxx8+HohSf1sfbikgO6/nC0QnA/cDuhKhGihAQA5a4Ej7/oj",
-	"SOWs1+7XX8dkZlIBrd0sa2Va782FuKGPqZwBNwtb8XztVih0lv3rRC+pvJk6Io2cr2PGqBHyt4AnuhJl",
-	"WJ3lWnvkPB93c9678G9QyI+L/BhlQ7Ubqv7mw/6Kqr9myBWBuHIZ+bxNPBr0mqgHpQzjaaPC3rIKMMgR",
-	"NmCbC22YWJJ5tWtDbV4njb/qIvG+aGYablJc0WFggf7hl4vXoHCICsUAc5fTVYsTisC+CO2Y9WVmTvsp",
-	"E9exE5rkKhMsoNmcjjyytHIcdVnG2P6aw1qsp2mb6qn8rZLx92izkWd066w4BwbuKAp8lH3QRk6n2Bxq",
-	"HXIRVNPd3y2JFX4kH6TVKDnyE5t1SK23YrUJulDGR9nvNg8wU9wYbBjDH9FVeODdnkwkRaliwWlf6SK9",
-	"ai1ULWHIVKXWb3npgx4wIZrCvsXULNlyRLfkbXCu667H1KXmrQjJhPCnjCT53f4U0mY+R41m3xXD1n64",
-	"KGap/fDSTVr71p9H+hAWZjSdVrb8AH2kJiQsvcYE2n49lhh0p5EcTB5TbtwPX+5XML1jAUdkbSYAteET",
-	"ZigfzI2GlLROZ8O9WxWY/zUobBnILE2otKWPlGe2sxcOoVXY3k+kEGEEhk2mqCgka1X2DBVCikMDjFKL",
-	"c2AKNwVxF7nl3F33vFuyQciNtZi825dt/ItCJweU/XWY2dauas9qMkqf6PAUZfDBezZeFV2lcqQXGeAu",
-	"apG2rk02osLW1Jr3OewF4OTFp0h/+JPw7q/buZ1Oeixxu3laCvupadrfxvJ88rrBc81Prm3UyaPWpmKR",
-	"n4p0LASPuroHrsEjB9qWK5hrZGCdc6XkrKxBpVJAKy9TxiedjRNDq/oa1U9b+85l4XI+NEVANQ4yxc2c",
-	"KmIdwvrIFKrzzLkq7tN3OYn/5bef87ZklHijX0tyHxszdW21uBjKBusiM+N3dmd9UwQz5io5mDJl5jBQ",
-	"mKAwnKW6LCQmTmVZwknEUXA96P+lqQqsJ/LWMXD+7rWmPJ3MXI838qGCobvws92ngRRGWSufu6oCb0Db",
-	"bVSZGef2fU+4yD+0Y/fHoZUBdqZDu1I25XGnOBLwZwmXL9/YR5Prw7jT7Yme+MMfwC7Zzu0gtl++sr4C",
-	"xIdsyg9vnsQF0QyYUhw1xOe+uRRzJwi+JSRDLzs6ejr4y28/0x8Yd+Hcl7uB5iNfHkGkRRjoCQZTxW+s",
-	"GLYKeTaWGvO2VmOWDoHotWh45ftYuAHbr5LjZ8+efAO//9t/QPwqeXl5Hkfw6sXLy3N4R4cefv+3/+iJ",
-	"+NXl8bPncQQXl+fw+7//Pzg+OvmTe+eCfjmM39H/nS68sMSuTyHWWT/O8e5mowArGxgfYZWqJ2K32kJI",
-	"uTUfum/LTkEeFWcQsyyJnTFSZGz4gMzUZMIpj2B3K4LYYSDunEGMt1MLSU/krOOozcBEalNN/Pj2e5Dy",
-	"IVoJX3bxewLjDrChQQUxZyaGtlQg5Kxz1hPxNU9iaI+RJag6+aJd+jhvJXb5/bnF55CLEaqp4sIQFBM2",
-	"J7XmCntpr+XUubc9EZYBxk6MQJuBla+WhktBAY7VdcfLoADrXxVqPBisJ6gGxhp2ROnayf0unHvKsjQ6",
-	"pxzUR8NpGzUXoxQPMo2nwEDhNGVzR1rDTJOxaHjqmMkNgbdTrlB3wfGBNaUyRSdNGZwcPSncjLwVYM5I",
-	"70Iwe+I8gNu+HH8qiCUqXGIdAbl85TevE30XdyEuHqZFsNzrtw59T7RdA0TmKiup44xRaKnJfd/9+us4",
-	"gtmYD8bAxSDNEsu2/h1fNNSxSAtApAMRltTYYIwaZGY0T6jCqNgPORNB2MFPSsvPlbjln1JxE1WTlrZ/",
-	"UR+6COJSdwefiFIorVZq79gFNb6OaQqrtu3wI6RMm6Ulet9lKiOInba2fzl17aIgFPgosBvBNM202+38",
-	"uwM9xQEf8oHbCoi9ko+hXYLaiej723n5rQXZfu0sgJgC35rEbU/EgTUQQ5vlYwTriYMdj31NfBE9of6a",
-	"jhmCLSLal7WIih+d/hySaCpQXg0R0c+V7ekEItryM8VsRooJUzEeuFNVuicc5fgdZ155FcCYouqZRrOG",
-	"r0YEJvQMlYaTo5OoKDRgGri1vSHhzkTGW66N1Z9WW1qZT3WvEjX9miK7BjZQUmvwbT/PgAFVGDTNO2HX",
-	"aDVGAB03PTFgogbS05x7Ke6hS/V3cntLcu7Z7S30ZTL3XFhvvgmJHGQT61S242WNP60sd62VesKfydBW",
-	"ipN8jiB2YZr3H7r0Y64luHGZcx8gCUyT83evg3Ncp62j7pPukTW5rI/Bprx12nraPeo+bbmgOBlNXpkf",
-	"ekP69BOZvKefWi6l74v6W2+5Nue5XR22aH7fWIjlRoOEK6RdpWIGXqtlb+ofG8a/7teLNWp+vIT5sNrd",
-	"d5MXqKntBg/6CP3dh1o/2OOjoxW9YLfrAVs2AWzqAkstl+lEAe2AFSwJWUl9V1HnjqZZ+lo2TwF40G02",
-	"aulsQqeXHCWUyljXmcyKX3LM2UgXBr0mZ38qdQNluezRubf7vZj/Vibz3WLMJ6nuqg6HLz+qbdaT3U7d",
-	"tFEOnAdsyAJ+76IaLx9+4smd82TISV3A/Ev6vsR8BQcnDekeen6XMEfNwubPaJZAdbT/nfk5J+2drrMm",
-	"MnfbuLzofGwFz5SZwXgRpy5Htnc286m4jdjsETbTgbMTuXdhHYQBlgcoi97KgUkUQdnMM8oLH8g3C1pj",
-	"Kj/SbCxT7DQKy4CZwyDWKu38ohLsWq+ig3E/l55uvBagcj79XtcpNA+cBy23vRSiqF9qHrZohLjtuHnr",
-	"yr97g6XW1W2l1RIQ5T5Nl5D219gvIfuFRkytyt86UL7XYlw2W9TlaYZcWlC9cNCCIFrWgsD6ob4HQRGp",
-	"C3q1cuu3I0vm8Zl336RA68IHv1hfQooBdn0jhJ4IIGOqGI8ybEpmI3dKwIfafCTqKw0sDOvBMJUzaFtn",
-	"ao6mJ9gN43SK6RROjr7pON+kycQL+vHtRwEttON8ZGMvbDi4B4uvpGM/kTs1TAeRodrMl4IytR5plfCE",
-	"r+POz+EX0ryznPSbVdKGRmZt7/duaZa4ckMBg7DNYsBIq3h9mXG6ajVHj0ROP1fEwcNt1QU5VzUg1umR",
-	"hWua1pqijygOPo9Run7/fP5zJ/vYbKiWFuihVBUjlLTRvbj98KpkpfqFXfemlMbQQNmL9EvhuKVCZGeC",
-	"qqrmv9KV7GJFhDvq6VCn9j66E0chfPfb3LK19E72NWvY1stQgvpe3/sWAX6aL04E7I/1V/YBJ3tA4UFx",
-	"G9AZNJJWzejMLwTQwF3KMac7sje3Ibh1seYXYR3Hxs7sP2LOe6XjTeLO5U48ggO3Qfw5oLd1Meiyu+he",
-	"pdHnikUHzVP3GI+u4LuR7w+vblyDUndap3FDfAtTbGjZu+/NqTcH/jwqo9LFdYnuuEGV8IE5yxOFLkEI",
-	"yAZj35WJqg25hpmSYrQTz3OMg2tgwXUSQSPDvHxJG6koA+x750CbiTkFEXw5kbWdiGM7Szm1mXK2cjYf",
-	"K6vR4GuW6HHFS0VTIaYQWJpC3mOQam5ol8ZMU4OWzgrhtcYf3W/CZKX4qFwvtGMhck9ftLy+d1NXdP+C",
-	"/7M6ost3ruaHPmQHd+WGrpMCh1cJUsHtfR2VGnk0+580xRfGXREIOStkLauH+XYi5VNkqumehbDw6dRX",
-	"Q1UdUNcbLapHrKWyakgOh2QPDqnQEATOQq/jPlSQC9bNfIlf86eb87G7SBjVuzk/jlkeHotfbixoh+WH",
-	"00c4HvmXFerEGWrfZnuVIb4vpq3Z8r9Wrj/fm2Sv9rH+XJZ90dCgmQYsw1Hj410QwXmSUEsrNizbUhaN",
-	"pgTemuKKmUBm+MDCQ1j98JP/624p04cmUbj/j8SGa1jwizOPos3fyXtZrw7w1ayqL5cFH58GclNrZ2wY",
-	"mlmBL9a2CrjS977jJLVjWHI5ZtbloO5d5d0HDcx6BidH37h2s8Vzu2HgwyvvB+3CinsQFTdqEt9+/UsU",
-	"JYX/uEOrzy+3oBFrqbsDY03WXyVEnJuJAzLtoV8CuCtCyc/XfZGE8s4B9yUSilX5xT1oD6eRH9g1uqj6",
-	"MhoJyaHZW3BPuC5FxaNV/2ETqimPFB9eFT31w4hiFRkXeFC+4Vrb0cFfTdFpOr7ga/ErJ8PLNrtUy+9v",
-	"gomA2V96gmtwpzySKD+TwWXCB6DnYgBDLhJtB8RZgR9m3Jkdf+4vP33i23K4Y1s94UEje8q9X/QNhvPi",
-	"3N1szFPLrx9ln04OpJSGAX/82/dk9GeOP8p+U2nOpZ0oPJ+9SLTHOyPaxesMGmk2h18qCM5774J8abWg",
-	"SlIQI38OSAd9U32bgErv/VqTgKDmk85onzoqAClooyoGLp1MXka6ZQeMUdMlNjGdr42Binx03rZtiqrS",
-	"563da6kKeSfYN73Waf48Kf7yRKLQhqdppTksK8Zyd3ybMXOXD7gjf/nSKT4JcXiFRX4isieCvSJ6pg6Q",
-	"LvpjLLVK4eMCXLsDRXosZ3R2yQWDPaFO2BxGaFx3TE7noaQ0seu57fGgp5aHaOOC0qUG8v4zmoVrPjbJ",
-	"J94El7s/Tgpxn3GCBRQsjTFZ7O6G0ao1jSHlrm04HC2UpWkfRyeaqCX8RmhWcxt9syo+9Ma1DlhPFTT9",
-	"P/LLuyfQvInyysyy64Wxv5xyID+b6KyeWPaEtjoMtb/SlrJ1/iMHm4oymv2Vt7raVCviK1viVJVVA5V7",
-	"itdz/4Z5w3yzPkfGkOxMqxtN2Z/9rDiKTgu3Xriz+FyRd3H7g1RQanRdMWV0I8UuC5o1IuBo35Tju9Y+",
-	"PCxWcuRWHiJ1gt8wU7hXfv482cElu7Knk1NbZAJX8PLhVVLeP/Gw3W50Fn1HXHeM3bKmExxOJxRN3uXQ",
-	"26D+AqGQd6Hd1My7J1wrAOJYOdWBz0fN4iGV7vA8N9Cu+Yi6E4HCibxBXXVNeqJ0UDW0XSOAwHQasjSF",
-	"PhtcuzYB5W01dmHZ1HfNoIaQlJjDWU844dGJfEcPdV2eZAmuVso7YTivadGrKPHSEwVick+/7A7lep9L",
-	"mZzSJO4Sj9zUN2OcBGYjAVRaXD0R+5s7Yphk2vp2U2QmvEQEgs0s41OZSKTAJpfBP75XTs9vT3l8Vq9e",
-	"ZNLA99R3z9+O25Yqcjvpbl2JYEady9wWdoIt3I3aLy/m8my34GY7PuycVaGS5d0vdCFxBcwKlBtKF1Xc",
-	"RbET4VIlMHfRxV7py9+lcefpa3+W4AbRx9rVdbtLPTYM3ix1iXTO6jG3PHIHXlz4biDusK6eoXLH2TYk",
-	"mY0KEUqE6T3bWZ+9IOAa58tLAXZhqK3chcNPLve80uh3/fADIn6ULVm2HXnHxx2yiVsglQj5aHtxB6u0",
-	"FoaQkEoxQlW76xDaN6j6Rf8inwDMO0fXWY6KHK1X4kM8TDWZAnzXBBA1NlEobpRY3khhwgWfZJOwFXN5",
-	"zVRIVkGfyVVM/WPYjnJ9DInytBRCgsGYp4lCsRhmJGtsWTgpf+2n4T/iSevWuz6qVO5yJbbkNmCH0aXA",
-	"IF8TWArobl146cdKt/DdmxL1Kx4eOdQU3IjwKAGn8JpPSgFRpo5ryhNNmRV7SzeqUXAcfrJ0tEHoqbqR",
-	"nyMAVQC9Kuo0ZjqQWqrsVriCfpcFm1Ys+ehxKOjnkC0fHn6q8+1Wqq0ioTcMRj0a93+ewNTKvfv84amN",
-	"ub9ox1V2f920Lde38+Ay+S+yRddqCP9e2nXdg3mb7VOsIus+zb4CfG/Y72thj/7R++vBLfYWudzf37uM",
-	"q3/xUdqCVjbNNuUv7krYTeRNeWFpeIN4xQbgZLUKd915Q9CYG104KRvnl1avfafednDx+zKhUTyxqwjI",
-	"CoQW52EoKG3KZvzpnFC8A+d4mQXRVKB93kyKe4lFurk+Q6j7sUmAaiMrPoTOM7s+OSRnZDX7jgxigJpa",
-	"1gvERBdtqvNWTlXaoe7W+U/XOF8TmJyNJZvwpXGL39zPe8S/v9RiWaEReb+74js7GqXq6JxZnkVvvO8i",
-	"xBqntipmbjEXXChBvBZeJfH+g+Ujl6VznJiptHXaOiT+8qN9Wij20WQD+G+9Cgm+KWYPvqN9DD4Hpa+L",
-	"37rb6D7c/f8AAAD//w==",
+	"7H3vchs5kuer5HI2osmeEiXLsm8sxUac2naPPXZ3KyS7O+4snwtkJUlYRYADoERxHIrYTxuxX/cZ7vbB",
+	"+kkukEBVoYrFfxIpe2fniy1WofA3M/HLP0h8afXleCIFCqNbx19aE6bYGA0q+vVcCoF9w6V4nZzZN/Yh",
+	"F63j1oSZUStqCTbG1nGLJ62opfCvGVeYtI6NyjBq6f4Ix8x+8c8KB63j1h/2y7b23Vu9HzbRur2N8jal",
+	"2nWTtoVqi7+i0lyKotkEdV/xie1c67j1boRw7UqAyMY9VNB+FMFhBL//6392uq2oqZv+g6V9HXPBx9m4",
+	"dfwoapnZhEYnDA5Rue5lSkvV3J9Y4I1xBWKQAzAjhInCay4zDRM2xKJbf81Qzcp+9V2llW6wm7cohmbU",
+	"On50cHhU9EUbxcWQuvIGZztbFaqbWnnLepheYEprMj/uN1kPlUCDek+bWYqQ2vKg/QfHELN/6cWR/c//",
+	"/0/+f+AC2jfRrON+CWkqD+w//2T/7cvxmO1ptMxgMIE2S1MYZ9rASKZJZ9GcppV+L5jao4NnT5um9i0f",
+	"czM/2DM2RND8bwjtBAcsSw08OVjcA6qk1rKjrScHB9EqSvuZjVFPWB/PmBkt4IKiDNiVj2AgFeANG09S",
+	"hFhJaboGBRNGd1l/jPECtvC/7kYplW62bm3PFeqJFBpJap0p2UuR+t6XwqCgeWWTScr7zA5jf+JK/PGz",
+	"tmP6sma7eb3UYnVWTgWc//gcnh09+R/gK+/SlPpvbdWnOTlPlJygMtz1lgkhDXVLr+rAaVD0Nmr1FVry",
+	"PKXhDaQaM9M6biXM4J7hY2zNkVnUwhuDSrD0dbKqrZdlydvI8vWqvuUCNXJ8sHIwb12p25wmvsz3VuQL",
+	"vSFFRK0JqjHXOp9UbnC8skNnxTe2Bt8ZphSbUY1ZL+X9NzjT8zxxjkOuDSpMwBWDK5xpYBqG/BoFtH+Z",
+	"oLi4eAUxy8xIKv43TD7ZIjGkXKAGqeDs5U+dCKbcjEBnSslMJFwMYTrixvObUXw8xoQ4Kh/P3JTVu51N",
+	"ks1o5Dbkyg9OoJfrUKEgv3LV2a7MVEELUYXMQ9INu/ix6I3sfca+sQMgunpOxYlbkoTbSlh6FnDRgKUa",
+	"o60x1l255K6EH2wPh0+eRN8WI4zZzWv31aMDu4csZ4yigRBNPH38pyPafIonDWOstFNvpkaVCwhyIf24",
+	"hQy69PQosnuQ/bJ13Po/rG8+fTjd+99s728He88+/vGfm2Qn1fSWazMvw4tRrzW/biNoYNYSzDXwdp0x",
+	"qaWFI35PTPVgHLMzyv/7od/5darOdvM6NYj46t7zo0Lcs4IdgtWDdgmS7V4EKktRn8A1SzPUkE3ASDh8",
+	"8hTe8B8sKDbSsJRQ5VwvS/1sq9BFigEf3mPYv7qReJWnn2tw32lwVcOAY5poaOusP7I7MQOd9RI5Zlw0",
+	"D7QfaIWbKJDBl15/bFbVilKFEhn03P6cMg1jliBIcQLcwBXiRNs/piMUwIQ0Iyw/5toCzbE0DhHU0fyd",
+	"0OEIWWrJe12N/ZUrX3x5jswD6rmqebKZIeBuIuVue6Q2XlSu170LKr4LbBWSYANZ5T0tFmoxvHLstQnO",
+	"Ksd3OuFvcLbp1lF8FAjOPz16drhcbkatqeIGfxHpzOmA9Tny9S7v8QPDw3Ks81x+evaaBK4cABPAJtzi",
+	"/ID32zTePSnS2QloI63OgKKvZhODSQQCr1GBQpMpgc7ScM/5XEfWViw/weZV2dzCTw4PtipAH4rVl6DI",
+	"sPPLie1VISRRZGNbTyauhJyKgi9nltlE/vfH+TW62bOf7l0zRV2wdbha3xc1ud+vivry90WtlT6twrf9",
+	"G7Ea35bVbQPkBrhhZ0i3LpODNdFosglZmFhi52/AeIpWqiZc53surUX5G5M11ypo1rdSPjn37ZVPfsxb",
+	"Lh+9qPWh6Y3tTWWI3zSiv128Ol/d5sV3LY5SZlCbpeBvxIcj1GbOf3AAPRxIhYQFB1yVRTrNqG4XtjLF",
+	"x0zNlvbf97fwMNAXeVdPgPU0Cg9UhRTo0CkVah7G1qGTt0QtwEPVFboDLHpwE9QWFOqnj1fqrDvYSKkj",
+	"S2fyBQ64oBl8LSaZ2XBKk+LrZkot31ut73+d/vQWpIK/XPzyMxi8MRG4T3qYQG9G1EzvLmigoFFdYwLM",
+	"QFyMvYAGe2Xd3c9airgGzw6fHj46OlpFusEAlk7T6j1drb2nb8duVQr0Xe/o37j9aulu9ytLecKaDSao",
+	"lFTrT3jJKS/th03Tfm1bC2a8J2WKTMxNuSsX5T1YOvfBTlCbX9Uf8evNdt97mFU23+qrwqGZcpyncZng",
+	"iEDY1lKuMQEjSUA0mozKT14xPZqXR7EescMnT49jYCIhWTPCG7h4dbp3+ORpvpkGbZX1HQP+NWMpjJge",
+	"oYYxMuGflGV0BNMRM6QxmhFyBW6SLKjsNpp3mH6echTmAvsKTRPV3AtHZL2U61G+YtWp+M1CA248xulh",
+	"n40LHHECDIqPQwHutOH+iIkhajuk9ahgE3tOQe13t+pERZBHOaGhVz1kw6qFJ9w3r+eMPAExz5Ha/GLe",
+	"CdT4sd8J2/RrpDTPUb+cZmZ0CK4gaCp5PwNIU/BEk8njvw1I8Au41d09F/+3K5xwa+ziFd4KtPNEsYEl",
+	"Uy8ALF7vG35tqT7fYzbTxYumXvia52K6ipbqb07zludeFD25jVr1rXhussnfME9tL6QxmFCsTC7wqSR5",
+	"XWq7Tu6qoCiBrrT/HnaNvELxXqWxpdA44XqSslm3zwwOpeKoPzz6GDdK+5QLnO/PW261M9e2znpjTt1z",
+	"RE/qGxmgmpW2MWrNhrga37m5KD9oopGXjuc9dWT6vuRbr+9cTpvwkkIsCq6q8jwo+xfZ24ABmjozN76+",
+	"TLNxs7ekLzNR3X+4ME+PGlflCnPV/XXSLO2usFDVQSNLuRjS+jtv4AngeGJmFMjl/YNmxAwwZbGJAUKO",
+	"gOIaUzlx2/ByPXI+JoX10jWoxhWL8nmpbo+VUeYT1Dj1ldiNBjccS1NUe/2R1BaRJLml3jJ+BJngf82Q",
+	"wnC4xSsaik7U5fiTJ3X1OlDOSsWs++l//vH4X/YW6Gc/Wk7ZTKLYQcjBAF18kBMm5N9MAlHTjp1G02WT",
+	"SRxBHLjRPxx87F6j6um4Y0VKEfBLI21c3a3yvfecfEV7YD9TCoXZwN7lvyiYqH0AUvSt8NZGyZnHKfOs",
+	"udry6INev4mYOS0ztfqzNzi7cAVDpF3Te4qJiV0k3IhdI/QQBZBclHt6pDBJMDl25kI3z7zwbmuQExQa",
+	"mJhZRiR1JscOBVIoGlkTKtie2/4WG37+4EVZ0Q5Nk3565+ivBPz3jpV7g7NTrflQbAjlr4gK147PDkfr",
+	"Pl3ambEPwK2ZQgYDpIV4kzfevHGRilzEHGcaNbStXJZTYcUXvUamUBtgoo+agkA6JyCyNCW9WVOZYSp7",
+	"LAUlpbHVWoKyJdzO5EwCc6x0tbxnjEbnTARmxIOtwm4cmA4a7eKr98/t2GFr87tghb5xq/aYGVScpWvQ",
+	"5k950Qc3ht9Bcq6ynxdVLlg2L7E21dilGHDVENP/U6aNNy8ZT9w8aSTURM3Os4Y902rfoHAilTnJt0WL",
+	"HkdVW9Qi62Tes+XDPaf650VJuRHM9etHOw8EbRkkagYqE03dIV5fY/3IPiQUsiSHtNXmLpw9w8Noi7Ux",
+	"cTHdfl6/08UWF8EEFTiwGwWyg4kkROyVcO8tKEBl999J4zhrpZIxL/Mr229lTuZbWLCoq/wbVzhb7d94",
+	"g7Nt2D780u7GpxEKpzmK+YFpfHoEbW2YSJgiW5i0yL5jQRHesL5JZ/D4EHoz4+IdLW3kcrELP1fsZTUd",
+	"pekYV5O57A3OzqXZfCO4k3i+bZ6ii0KGLu3AnFXZ+87DWYG+HKOGgZLjLsRDFEjHuJwVPuYi5QI9MBWI",
+	"CUgrvGL7+9hhrfhSOBMJV4H+BzGKa6tMDXiKvjI21Z+cYVN/GjPBhqhisOTvDCyorlF9R2DlUqC45koS",
+	"HIrA1kHnPgSaqVRXEWgJ1LrV6ixUYKmW4ClMV7sHUrizVvGlaDNhwbJiRqrOiUXM9mO0Ym+IRsPRwWM7",
+	"Bltr7DaV7hUXSdy9FK05HMhFsvYu9sYWvo3cidH7RDC76kpFVB8DimuIr5mKT2iiILZKbXwCDdMNsXvw",
+	"iSd2bRQOuRT2LxTJRHJh7N9eln7Shg3RPvispfh0hbO4Cz/b+bI7REEotLSOTBrcPnVhaKfh4zKafuNn",
+	"NVdginboaByZ6ax2c92KWnawFv/PD3MDHYca/XPQSPHwdd5a8eQlNVv8/NG1X/w+/e3CGfj1T3k33Mj+",
+	"y7ln3+BsoVvzzjFFy01tPIF2fHX96fd//c+442xqHhF4fLDQ4OKsD03upDWdW+VovVurUUd1rZT6ZzkP",
+	"H5fO4JZ23Pv7GerDDJjMK9kk4txxaAoGNFTpnWwHYUvPi9prL87Kxmpvzou2ay+q1oe3BaXfUZo2n47W",
+	"0LakGX+YKBzwm/2PdmSxg53w+7//X3j6GPojpljfCuDIUej8i+aTEz+HitNXNOxtql3SIeRNdb37mof8",
+	"yed723qKjn3jKvwdJrlpxpZOwTYEUknEKxWB2gl9haWRZywVArUHA5mmctpdbS9cKN6q09LkWgxyFJDZ",
+	"XxumCEAy4wHiCWgcWsipLTzujyD+4BSqTx/zP/Y+fj/npH6y2lxS9O6/HBYIzgdu1umKhWguAQApa4Ei",
+	"7/IjSOXQa/f772OCmRRAaxfLokyrvTkTN/QwlVPgZm4pnq5cCoUO2b9O9ILIm4kj0sjpOmaEGiH/Cnii",
+	"K1aG5V6ulUfO83rX571z/wWZ/LjIj1E2RLuh6q1f7a+oeiuqXGKIK4eRt9vEo0GuibpRyjCeNm7YG0YB",
+	"Bj7ChtnmQhsmFnhe7dhQm9dJ41tdON7nYabhJsUlGQbm6B/en78GhQNUKPqYq5wuWpymCOyH0I5ZT2bm",
+	"uJcycRU7oUmqMvUFNJvRkUeWVo6jLvIY27d5X4vxLFimm9m5m40Nmb4nkwVnvfzsgi0BTFMURSOetwWc",
+	"oWe9inpU1uVW6XHB1My+4uT6ENogI6+1Ld2pRMX1ZmbRuc7EZ3RahCrXzyhROwoWHnYu53uMZiQrWu+f",
+	"X75rRa1XL09ftKLW2S8X9tfZe/r39N3zV62o9eLl25fvXrai1i9n717/8vPFPDS38EulzXPIelqmmUHI",
+	"JtooZGN4f/62jKkZGTPRx/v7bMK7trYJdvtyvH/9aL/HUss/Gx+1qxOjH7Lr4hIadIlq5gXGMjpz3zj6",
+	"mPpISq59aMb7dz/u/emOdBdWXBBe2EQZAVI087DkNjeNi6VWbUF8wbI/TYtSj/HZKErnDvl38lCP+h49",
+	"AwbujBp8lj3QRk4m2OyDGXARhNne3V4RK/xMxolWI6TIj3LXe8qMg5nobJyfZa/bXMFUcWOwoQ5/dl/h",
+	"nreHZCIpYpiLLfg7XcRdWNVVSxgwVaG/xTFRus+EaPIHFU2zZMMa3ZA3mXNdt0lMXMyOxRaZEP74oSSD",
+	"nD+euJ4xokazZ0W1tRfnRSu1Fy9co7Wn/qDixzBiqymNgeUH6CFlJ2LpFSbQ9uOxxKA7jeRgcmdT43r4",
+	"OOACDTgWcETWZgJQGz5mhgJFuNGQklDurLl2yzx2vwYRb32ZpQlJvB5SAIptvbAUWSTvDUjkO4jAsPEE",
+	"FflqLJafokJIcWAIC4xwBkzhul3cRtBJbsfzvFuyQciNNWedW5dNDA8FWA8o+/sw5EW7cF4LccmvqsPj",
+	"1cEPb/Lw4OdTKoe6ccsnGF9rbEgR76nV+/O+Fx0n816K9IdPkeH+upnZ5qSfJW4XT0thfzU1+9tIno5f",
+	"N5i08iOta6X4qeWvmeenIk4DgqIuIIrrAhm2LVcwl+EkAsGUktMyOJ1ihK28TBkfd9b2GC9LeFZPw+BT",
+	"GobD+djkGtHYzxQ3MwqV98AGmUJ1mjkbhvv1Y07if/ntXZ6vkDzy9LYkdwvbXL49LgayQe3IzIhwlc+W",
+	"YkZcJXsTpswM+goTFIazVJcnDIhTWZZwEnHkdQsSA2oKD70UeU4pOD17rcmBLzOX/JGMK0HVXXhn16kv",
+	"hVFW/ecu3Mhr1nYZVWZGueJ/KZxLENqx+2PfygDb0r4dKZvwuFOcFfqzhIsXb2zR5Go/7nQvxaX4wx/A",
+	"Dtm27XpsH768RjWD2GLb/etHcUE0faaUVRriU591jrmjRT/QJMNldnDwuP+X397RHxh34dTHwYLmQx83",
+	"RaRFM3ApGEwUv7Zi2G7I05HUmOe7G7F0AESvRSY8n+DGVdh+mRw+efLoGfz+b/8B8cvkxcVpHMHL5y8u",
+	"TuGMTkP9/m//cSnilxeHT57GEZxfnMLv//7/4PDg6E/um3N6sx+f0f+dLjy3xK6PIdZZL87n3bVGnhfW",
+	"N971ItWliN1oCyHlxrzvnpYpxPxUnEDMsiR2YKRw5fI+6a/JmJOD0a5WBLGbgbhzAjHeTGxPLkXOOo7a",
+	"DIylNlWPsM/LCSkfoJXwZXrPRzDqABsYVBBzZmJoSwVCTjsnlyK+4kkMbQdoO/mgXVxJnmPw4tWpnc8B",
+	"F0NUE8WFoV6M2Yy2NRfxT2stJw6aX4owPjh2YgTaDKx8tTRcCgpwrK47XgYFs/5dsY0HlV0KCo6zwI4o",
+	"XTu534VTT1mWRmfknP5sOC2j5mKY4l6m8RgYKJykbOZIa5BpAouGp46ZXBV4M+EKdRccH1golSk6gs7g",
+	"6OBRYX/ItZ2ckc7Cbl6K06Df9uP4S0EsUWEr0xGQLah88jrRt3EX4qIwDYLl5sAJs5zTdplRmQu5plRU",
+	"RqGlJve8+/33cQTTEe+PgIt+miWWbf03PpqwYyct6CKdlLKkxvoj1CAzo3lCoYfFesipCOyRvlEafr6J",
+	"W/4pN26iatql7V+UoDKCuNy7g19EKeRvL3fv2Fk7v4+pCbtt2+qHSC54S0v0vQthiCB2u7X9y23XzjxK",
+	"FtFidiOYpJl2q50/29MT7PMB77ulgNhv8jG0y652Inp+Myuf2i7bxw4BxOQR0yRuL0UcoIEY2iyvIxhP",
+	"HKx47A/LFGZVSrzrmCFYIqJ9WTO1+trpzwGJpmLKq7Zjel1Znk4goi0/kzF3qJgwFfDA3ValL4WjHL/i",
+	"zG9eRWdMcRyCarPAVyMCE3qKSsPRwVFURCAxDdxib0i4g8h4w7Wx+6fdLa3Mp4B4ic5kkCK7AtZXUmvw",
+	"+YBPgAGFHjW1O2ZXaHeMoHfcXIo+E7UuPc65lwyiutz+jm5uSM49ublx5gzHhfWsvJDIfja2SmU7XpQR",
+	"2Mpyl3PtUvjDWtpKcZLPEcTOfvvhY5de5rsENy6kxltOA2hyevY6OOB53DroPuoeWMhldQw24a3j1uPu",
+	"Qfdxy3nLCDT5zXzfA+njLwR5j7+0XKyPP+3Tesu1Oc1xdZi7/UNjhKarDRKukFaVopx47ZBLU2Lp0DB+",
+	"tyTNUXPxss/71bTf63xA2a7XKOhdd7cfa4miDw8OliSJ3iw5dJkdtCk9NOVip6NGtAJWsCSEknou1Nad",
+	"WbX0taidouNBGuqopbMxHWt0lFBuxrrOZFb8kmLOhroA9JqU/YnUDZTl3MqnHvd7Mf+Dt1Fub8a89/q2",
+	"qnD4uMTaYj3abtNNC+W6c48FmZvf26jGy/tfeHLrNBlSUudm/gU9L2e+MgcNllxXfpt9jpqFzZ/RLOjV",
+	"we5X5l1O2lsdZ01kbvdGgyIluhU8E2b6o/k5dc7znbOZ99GvxWYPsJiuO1uRe+dWQehjebK6SLoeQKII",
+	"yiy/UR4RRbpZkDNX+ZqmI5lip1FYBswcGrGW7c7PK8au1Vt0UO/X2qcb7wupJK640z0rzRXnRstNb4sp",
+	"Ahubqy0ypG5ab57T9u8esNTSPS5FLQFR7hK6hLS/Ar+E7BeCmNrxH6tA+SSscZmFVZfHnHJpQQcJgtwk",
+	"0aLcJFYP9clJCktdkMSZW70dWTKLT7z6JgXG3pnq31hdQoo+dn2GlEsR9Iypoj7ysCmZDd3xIW9q85ao",
+	"7zSw0KwHg1ROoW2VqRmaS8GuGafjjcdwdPCs43STJogXJOrczQY0l6f3gcFemIl0B4ivpGPfkEsnQBkK",
+	"oJrlm4wyteSJFfOEP+CRJ+gopHlnMek3b0lrgsza2u8caZZz5aoCBmH+1YCRlvH6InC6bDQHD0RO7yri",
+	"4P5YdU7OVQHEqn1k7v62lVD0AcXB1wGlq9fP+z+3so7NQLVEoPtSVUAo7UZ34vb9TyUr1W/yuzOlNJoG",
+	"yiTF3wrHLRQiWxNU1W3+O13xLlZEuKOeDl3h0EN3FDHs3x0X1/mvt7yuTbRfRs+5K+9Sjj5Ap8zUUdnQ",
+	"4vybLktTOcXkvUp1DO383HMBb/zEufs5/BmoAU9TTICLTuSO3RnXqsUxCrVMrxGMBAaplJMe619FuRMy",
+	"uhQpF1d7qeyzFKSCMRqWMMOAJYlCrSETqf2v4nfLnQK+F9RjDdwcQ0+akUVfFuA5TxMN4OjgcRfKxEHe",
+	"q1J1qbrDoCM52evN9kZyAj7izOVQcqhxINWUqQSTE1DoFDv3PoeTEY3ZnRrApAvv85VwcWyoI+8a4mII",
+	"R4fPnOOCGw3xORo12zsdGFRxRJVOmNYBfPR4Ik/i1IUfXDipLdrLBgPC823vqLwUjw7gJ/4DIOuPYMpm",
+	"jeCRTNs73ywqcbsPvFFU4zUX7hVulb7TZTRlu0jLaVfHLV9nKwCTpS5DQxjmcHr2uqImBMpIRS4R4XdO",
+	"oPRLsCTxelYpy+4mncobMbYinbKGTecixHf+ipJdAxTfzDcHUHYHTJZeX0IkpXCvuMTwBBo3vhoV5vcY",
+	"aeAuICLfFUkb3oTgVnnCnodRZmub2v7hEdspHa/jFStX4gHMS2t4xwJ6W+UhK5Oi71QafS1PWZDzfYfe",
+	"ssp8N/L9/qdrl1fdnZxoXBCfeR0bbhrY9eLU7zT4OltGJfn8gr3jGlXC++YkD2Nw4QsO67lgB4qF5hqm",
+	"SorhVmDLCPtXwIJbsIL8y3lwpTZSUXyKT/kHbSZmZOL0wY5WsyOO7Szk1GbK2cgU9lA+1wZLWDk9LrSy",
+	"yIVoUbpFfnlqZIoIpFUaMU155TpLhNcKa9lu3blLxUflVsQtC5E7Wsqk2tRQtnvB/1XNZItXrmYlu88K",
+	"bstItkoK7H9KkI4D3FVRqZFHs3WMmvjGuCsCIaeFrGV1J8RWpHyKTDVdDxWGZR77WM2qecyldI3q/jSp",
+	"7DYkvXliQGHQIHAaah13oYJcsK6nS/yal26OFtmGO7t+CcXDwPIwm89isKDdLN+fPsL6SL+sUCdOUfvb",
+	"QZYB8V0xbQ3Ll7l5dyrZq9dvfC1kX+RhaqYBy3B0X8M2iOA0SSgTJxuU2bSL/JgCb0xxM14gM7xh4T6s",
+	"vv/F/3W7kOlDSBSu/wOx4QoW/ObgUbT+N/kVHMsNfDVU9e2y4MPTQA61tsaGIcwKdLG23YAr1/V0nKR2",
+	"DEsqx9SqHGTcLq9samDWEzg6eOay5BfltsPA+5+8HrQNFHcvKm7cSfytMd+iKCn0xy2iPj/cgkYsUnfH",
+	"WZvQX8VEnMPEPkF76JUd3Bah5Kd/v0lCOXOd+xYJxW75xfWt96eRn9gVOqv6IhoJyaFZW3AlXHLFomhV",
+	"f1iHasqEB/ufiquAQotidTLOca/8wmXkpbQEmqzTdLjKnxSq5K0obwegk0b+ArsImH1zKbgGdwYtifIT",
+	"Y1wmvA96Jvow4CLRtkKcFvPDjDtR6E8l52fjfDYx59y+FL5rhKfc98V1B3BanAqejnhq+fWz7NG5ppTc",
+	"MOCTU3h3tM+I8Fn2mny/F7ahMHvEPNEebo1o529haqTZvP9SQZCNYhvkS6MFVZKCGPpTijpI9+5jJCpX",
+	"BtVSmAQR6ZRB4thRAUhBC1UBuJQ3YRHplilwhk1378V0+j8GCkHUeaTFBFUlPW37sqUq5J1gz1y2jvPy",
+	"tPGX56WFNjxNKzntWVGXNCNK4MLcnUnuQHI+dLJPQhzevJWf174UwVoRPVPiamf9MZZapfB2Aa7dcUc9",
+	"klM6WemMwZ5Qx2wGQzQuqTen05pSmthdFeLnQU8sD9HCBYGVDeT9ZzRzt5Ot408sJ+6hXIi7tBPMTcFC",
+	"G5Od3e0wWjXiOqTclfckRHNBs9rb0Ykmag6/IZrl3EZPltmH3rjEJqupgpr/h395+wSa3/2w1LPsMvXs",
+	"zqccyM8mOqs7lj2hLTdD7S60pbzx54GNTUUYze6C713kvBXxlSVxW5XdBtzVw8G1Ksu5f02/Yb5YX8Nj",
+	"SDiTgibLa2VOoBa++MwjPncEpbi0Siood3RdgTK6kWIXGc0aJ+Bg15Tjk+3f3yxWcuRGGiJdYLOmp3Cn",
+	"/Px1vIMLVmVH5zo38AQu4eX9T0l5bdb9VrtRWfSJ/F2SDcuaTnC4PaG4m0YOPAb10dQh70K76Q6SS+ES",
+	"lRDHykkY0Ex33EAqXWoPbqBd0xF1JwKFY3mNuqqaXIpSQdXQdmlKAug0YGkKPda/cklMykv27MCyic/p",
+	"Q3msyTGH00vhhIcP5B4zdVWeswtuhMzz9DitaV6rKOflUhQTk2v6Ze46d2WLlMkxNeLuHsuhvhnhOICN",
+	"1KEScV2K2F84Frtgc4UTZCa8+wyCxSztU5lIpMAmlcEX3ymn55e+PTyrV+9fa+B7ygrqL/VvSxW5lXSX",
+	"xUUwpbyKbgk7wRJuZ9sv7xP1bDenZjs+7JxUeyXLK+tgSpbtoJuVXq4pXVRxhdZWhEuVwNz9XDulL38F",
+	"2K2nr90hwTWsj7Ubd7fnemyovFnqEumc1G1uueUOvLjwuYpcKgE9ReUO265JMmsFIpQTpneMs756QMAV",
+	"zhaHAmwDqC1dhf0vzve8FPS7a3wCIn6QJVm0HHk+2i2yiRsghQh5a3txdby0CENISKUYoqpd0Qzta1S9",
+	"IruadwDmF17UWY6CHK1W4k08TDVBAb5tAogaU7wUF2EtTvMy5oKPs3GYBr5MOx6SVZAFdxlT/xwmy11t",
+	"QyI/LZmQoD/iaaJQzJsZCY0tMifln/0y+Ic9adV4V1uVylWu2JbcAmzRuhQA8hWGpYDuVpmXfq5ccrJ9",
+	"KFG/meqBTU3BRU4PYnAKbycnFxB56rgmP9GEWbG3cKEaBcf+F0tHa5ieqgv5NQxQRaeXWZ1GTAdSS5W5",
+	"VJfQ7yJj05IhHzwMBb0L2fL+5qc63260tVUk9JrGqAfj/q9jmFq6dl/fPLU29xfJAsvc1OsmDfxh9rL4",
+	"5ttMILi8h38vyQTvwLzN+BSrk3WXVITBfK+ZjXBujf6RmfDeCUDnufwKZ8u4+r230ha0sq63Kf9wW8Ju",
+	"LK/Le9YLHxIl5ggwACfUKiDTHrDWjMbc6EJJWdu/tHzsW9W2TwuT+EKhUZTYlgVkyYQW52HIKG3Kq0LS",
+	"GU3xFpTjRQiiKUD7tJkUd2KLdG19BVP3Q5MAxUZWdAide3a9c0hOCTX7jAyij5ou1BCIiS6S6OeJ5qq0",
+	"Q7n381dXOFthmJyOJBvzhXaL39zrHc6/v3JnUaARab/b4jtbG7nq6JxZ7kVvvI0nnDVOiVLMzM5ccN0N",
+	"8Vp40c2Hj5aPnJfOcSLdXNjaJ/7ytX2ZC/bRhAH8U7+FBE+K1oNntI7B7yD0df6pu0T34+3/DwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,6 +33,8 @@ import (
 	"github.com/authproxy/authproxy/server/internal/keys"
 	"github.com/authproxy/authproxy/server/internal/namespace"
 	"github.com/authproxy/authproxy/server/internal/problem"
+	"github.com/authproxy/authproxy/server/internal/proxy"
+	"github.com/authproxy/authproxy/server/internal/proxy/guard"
 	"github.com/authproxy/authproxy/server/internal/store"
 	"github.com/authproxy/authproxy/server/internal/tasks"
 )
@@ -58,6 +61,7 @@ type App struct {
 	Keys        *keys.Service
 	Connectors  *connector.Service
 	Connections *connection.Service
+	Proxy       *proxy.Proxy
 	Queue       *tasks.Queue
 	Verifier    *authn.Verifier
 	Registry    *prometheus.Registry
@@ -117,6 +121,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	a.Keys.OnError = func(err error) { logger.Warn("background step failed", "error", err) }
 	a.Connectors = &connector.Service{DB: db, Keys: a.Keys}
 	a.Connections = &connection.Service{DB: db, Keys: a.Keys, Connectors: a.Connectors}
+	policy := guard.Policy{AllowLoopback: cfg.Proxy.AllowLoopback, AllowPrivate: cfg.Proxy.AllowPrivate}
+	for _, p := range cfg.Proxy.AllowedCIDRs {
+		policy.AllowedCIDRs = append(policy.AllowedCIDRs, netip.MustParsePrefix(p)) // checked by config.Validate
+	}
+	a.Proxy = &proxy.Proxy{Connections: a.Connections, Client: proxy.NewClient(&guard.Dialer{Policy: policy})}
 	a.Namespaces = &namespace.Service{DB: db, Dependents: []namespace.Dependent{actor.Dependent, keys.Dependent, keys.AssignmentDependent, connector.Dependent, connection.Dependent}}
 	a.Verifier = &authn.Verifier{
 		Actors:       a.Actors,
@@ -225,7 +234,7 @@ func (a *App) Handler(service string) (http.Handler, error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
 	switch service {
 	case API, Admin:
-		h, err := httpapi.New(httpapi.Config{Namespaces: a.Namespaces, Actors: a.Actors, Keys: a.Keys, Connectors: a.Connectors, Connections: a.Connections, Verifier: a.Verifier, Audience: service, Logger: a.Logger})
+		h, err := httpapi.New(httpapi.Config{Namespaces: a.Namespaces, Actors: a.Actors, Keys: a.Keys, Connectors: a.Connectors, Connections: a.Connections, Proxy: a.Proxy, Verifier: a.Verifier, Audience: service, Logger: a.Logger})
 		if err != nil {
 			return nil, err
 		}

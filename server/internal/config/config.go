@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -35,6 +36,20 @@ type Config struct {
 	Encryption Encryption `yaml:"encryption"`
 	// Worker configures background tasks.
 	Worker Worker `yaml:"worker"`
+	// Proxy configures the authenticating proxy.
+	Proxy Proxy `yaml:"proxy"`
+}
+
+// Proxy configures which addresses the proxy may call. By default only public addresses:
+// loopback, private (RFC 1918, fc00::/7, 100.64/10), link-local and metadata addresses are
+// refused at dial time, whatever a connector allows.
+type Proxy struct {
+	// AllowLoopback lets upstreams on 127.0.0.0/8 and ::1 be called (tests, local demos).
+	AllowLoopback bool `yaml:"allowLoopback"`
+	// AllowPrivate lets upstreams on private addresses be called (on-premises APIs).
+	AllowPrivate bool `yaml:"allowPrivate"`
+	// AllowedCIDRs opens further ranges (the only way to reach link-local addresses).
+	AllowedCIDRs []string `yaml:"allowedCidrs"`
 }
 
 // Worker configures the background task queue (asynq over Redis) and its periodic tasks.
@@ -198,6 +213,15 @@ func applyEnv(cfg *Config, lookup func(string) (string, bool)) error {
 	if v, ok := lookup("AUTHPROXY_WORKER_QUEUE"); ok && v != "" {
 		cfg.Worker.Queue = v
 	}
+	for name, dst := range map[string]*bool{"AUTHPROXY_PROXY_ALLOW_LOOPBACK": &cfg.Proxy.AllowLoopback, "AUTHPROXY_PROXY_ALLOW_PRIVATE": &cfg.Proxy.AllowPrivate} {
+		if v, ok := lookup(name); ok && v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not true or false", name, v)
+			}
+			*dst = b
+		}
+	}
 	if v, ok := lookup("AUTHPROXY_MAX_TOKEN_LIFETIME"); ok && v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -235,6 +259,11 @@ func (c Config) Validate() error {
 	case "json", "text":
 	default:
 		return fmt.Errorf("config: log.format %q must be json or text", c.Log.Format)
+	}
+	for _, p := range c.Proxy.AllowedCIDRs {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			return fmt.Errorf("config: proxy.allowedCidrs: %q is not a CIDR prefix such as 10.1.0.0/16", p)
+		}
 	}
 	if c.Worker.Queue == "" {
 		return errors.New("config: worker.queue must not be empty")

@@ -2,11 +2,14 @@ package httpapi
 
 import (
 	"context"
+	"net/http"
+	"unicode/utf8"
 
 	"github.com/authproxy/authproxy/server/internal/api"
 	"github.com/authproxy/authproxy/server/internal/authz"
 	"github.com/authproxy/authproxy/server/internal/connection"
 	"github.com/authproxy/authproxy/server/internal/problem"
+	"github.com/authproxy/authproxy/server/internal/proxy"
 	"github.com/authproxy/authproxy/server/internal/store"
 )
 
@@ -146,4 +149,45 @@ func (s *Server) DisconnectConnection(ctx context.Context, req api.DisconnectCon
 		return nil, err
 	}
 	return api.DisconnectConnection200JSONResponse(toAPIConnection(c)), nil
+}
+
+// ProxyConnection implements POST /api/v1/connections/{id}/_proxy.
+func (s *Server) ProxyConnection(ctx context.Context, req api.ProxyConnectionRequestObject) (api.ProxyConnectionResponseObject, error) {
+	c, err := s.loadConnection(ctx, req.Id, authz.VerbProxy)
+	if err != nil {
+		return nil, err
+	}
+	b := req.Body
+	var body []byte
+	switch {
+	case b.Body != nil && b.BodyBase64 != nil:
+		return nil, problem.InvalidField("bodyBase64", "give body or bodyBase64, not both")
+	case b.Body != nil:
+		body = []byte(*b.Body)
+	case b.BodyBase64 != nil:
+		body = *b.BodyBase64
+	}
+	if len(body) > proxy.MaxBody {
+		return nil, problem.InvalidField("body", "is %d bytes, more than %d", len(body), proxy.MaxBody)
+	}
+	h := http.Header{}
+	if b.Headers != nil {
+		for k, vs := range *b.Headers {
+			for _, v := range vs {
+				h.Add(k, v)
+			}
+		}
+	}
+	resp, err := s.proxy.Do(ctx, c, proxy.Request{Method: string(b.Method), URL: b.Url, Header: h, Body: body})
+	if err != nil {
+		return nil, err
+	}
+	out := api.ProxyConnection200JSONResponse{Status: resp.Status, Headers: map[string][]string(resp.Header)}
+	if utf8.Valid(resp.Body) {
+		s := string(resp.Body)
+		out.Body = &s
+	} else {
+		out.BodyBase64 = &resp.Body
+	}
+	return out, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/authproxy/authproxy/server/internal/keys"
 	"github.com/authproxy/authproxy/server/internal/namespace"
 	"github.com/authproxy/authproxy/server/internal/problem"
+	"github.com/authproxy/authproxy/server/internal/proxy"
 )
 
 // MaxBodyBytes bounds every request body.
@@ -30,6 +31,7 @@ type Config struct {
 	Keys        *keys.Service
 	Connectors  *connector.Service
 	Connections *connection.Service
+	Proxy       *proxy.Proxy
 	Verifier    *authn.Verifier
 	// Audience is the service name tokens must carry in aud ("admin", "api").
 	Audience string
@@ -43,6 +45,7 @@ type Server struct {
 	keys        *keys.Service
 	connectors  *connector.Service
 	connections *connection.Service
+	proxy       *proxy.Proxy
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -58,7 +61,7 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	specYAML := api.SpecYAML
-	srv := &Server{namespaces: cfg.Namespaces, actors: cfg.Actors, keys: cfg.Keys, connectors: cfg.Connectors, connections: cfg.Connections}
+	srv := &Server{namespaces: cfg.Namespaces, actors: cfg.Actors, keys: cfg.Keys, connectors: cfg.Connectors, connections: cfg.Connections, proxy: cfg.Proxy}
 	strict := api.NewStrictHandlerWithOptions(srv, nil, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			writeProblem(w, r, problem.InvalidField("body", "%v", err))

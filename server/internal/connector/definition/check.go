@@ -379,3 +379,25 @@ func pathOf(u string) string {
 	}
 	return p
 }
+
+// Render fills the {{config.<field>}} templates of an endpoint or upstream URL with a
+// connection's config values. A template whose value is missing is an error.
+func Render(tmpl string, config map[string]string) (string, error) {
+	var missing []string
+	out := templateRE.ReplaceAllStringFunc(tmpl, func(t string) string {
+		m := configRefRE.FindStringSubmatch(templateRE.FindStringSubmatch(t)[1])
+		if m == nil {
+			missing = append(missing, t)
+			return t
+		}
+		v, ok := config[m[1]]
+		if !ok {
+			missing = append(missing, m[1])
+		}
+		return v
+	})
+	if len(missing) > 0 {
+		return "", fmt.Errorf("no config value for %s in %q", strings.Join(missing, ", "), tmpl)
+	}
+	return out, nil
+}

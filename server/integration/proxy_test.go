@@ -1,7 +1,9 @@
 package integration_test
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -215,5 +217,41 @@ func TestProxyAuthorization(t *testing.T) {
 		call(app.Client.ProxyConnectionWithResponse(t.Context(), cn.Id, req)).want(t, http.StatusOK)
 		call(h.admin.DisconnectConnectionWithResponse(t.Context(), cn.Id)).want(t, http.StatusOK)
 		call(app.Client.ProxyConnectionWithResponse(t.Context(), cn.Id, req)).problem(t, http.StatusConflict, "", "is disconnected, not ready")
+	})
+}
+
+func TestSDKConnectionClient(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		up := newUpstream(t)
+		cn := h.apiKeyConnection(t, "demo", apiKeyDefinition(up.URL+"/api/", "header"), "sdk-key")
+		app := h.mkActor(t, "root", "app", perm("root", "connections", "get,proxy"))
+		api, err := sdk.NewAuthenticatedClient(h.s.APIURL, app.Signer, sdk.AudienceAPI)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hc := sdk.NewConnectionClient(api, cn.Id)
+		resp, err := hc.Post(up.URL+"/api/things", "application/json", strings.NewReader(`{"a":1}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"method":"POST"`) || resp.Header.Get("X-Upstream") != "yes" {
+			t.Fatalf("response %d %v %s", resp.StatusCode, resp.Header, b)
+		}
+		if in := up.last(t); in.Header.Get("X-Api-Key") != "Key sdk-key" || in.Header.Get("Content-Type") != "application/json" {
+			t.Fatalf("upstream got %v", in.Header)
+		}
+		// Refusals are errors, upstream statuses are responses.
+		_, err = hc.Get("http://10.0.0.1/api/x")
+		var pe *sdk.ProxyError
+		if !errors.As(err, &pe) || pe.Status != http.StatusForbidden {
+			t.Fatalf("outside the allowed URLs: %v", err)
+		}
+		resp, err = hc.Get(up.URL + "/api/limited")
+		if err != nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "7" {
+			t.Fatalf("429: %v %v", resp, err)
+		}
+		resp.Body.Close()
 	})
 }

@@ -6,7 +6,8 @@
 #   2. export the variables its banner prints (and nothing else) for the provider;
 #   3. `provider-install` (the local filesystem mirror and its CLI config file);
 #   4. for each CLI: examples/quickstart (copied to a temporary directory) init, apply,
-#      a second plan that must be empty, destroy; then `test` of modules/tenant;
+#      a second plan that must be empty, destroy; then `test` of modules/tenant and
+#      modules/connector;
 #   5. stop the server.
 #
 # Environment:
@@ -147,6 +148,12 @@ for cli in "${clis[@]}"; do
 	step "$name: modules/tenant init + test"
 	timed "$name modules/tenant init" "$cli" -chdir="$mod" init -input=false -no-color
 	timed "$name modules/tenant test" "$cli" -chdir="$mod" test -no-color
+
+	mod=$tmp/$name/connector
+	copy_config "$root/modules/connector" "$mod"
+	step "$name: modules/connector init + test"
+	timed "$name modules/connector init" "$cli" -chdir="$mod" init -input=false -no-color
+	timed "$name modules/connector test" "$cli" -chdir="$mod" test -no-color
 done
 
 step "wall times"

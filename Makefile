@@ -2,7 +2,7 @@
 SHELL := /usr/bin/env bash
 GO    ?= go
 # Every Go module of the workspace (go.work ties them together).
-MODULES := server sdk terraform-provider
+MODULES := server sdk terraform-provider examples/go-app
 PKGS    := ./server/... ./sdk/... ./terraform-provider/...
 BIN     := $(CURDIR)/bin
 

@@ -7,7 +7,7 @@
 #   3. `provider-install` (the local filesystem mirror and its CLI config file);
 #   4. for each CLI: examples/quickstart (copied to a temporary directory) init, apply,
 #      a second plan that must be empty, destroy; then `test` of modules/tenant and
-#      modules/connector;
+#      modules/connector; before that, once, examples/go-app (SDK + proxy);
 #   5. stop the server.
 #
 # Environment:
@@ -100,6 +100,9 @@ copy_config() {
 step "fmt -check: examples, modules, provider examples"
 "${clis[0]}" fmt -check -recursive -diff "$root/examples" "$root/modules" "$root/terraform-provider/examples" ||
 	{ echo "e2e: run '$(basename "${clis[0]}") fmt -recursive' on the files above" >&2; exit 1; }
+
+step "examples/go-app: an API-key connection to a local demo upstream, called through the proxy"
+timed "go-app" "$GO" run "$root/examples/go-app"
 
 for cli in "${clis[@]}"; do
 	name=$(basename "$cli")

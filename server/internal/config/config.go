@@ -133,8 +133,10 @@ func Default(dataDir string) Config {
 		Listen:  Listen{Public: "127.0.0.1:8080", API: "127.0.0.1:8081", Admin: "127.0.0.1:8082", Worker: "127.0.0.1:8083"},
 		Auth: Auth{MaxTokenLifetime: Duration{time.Hour}, ClockSkew: Duration{30 * time.Second},
 			SystemSecretFile: filepath.Join(dataDir, "system_secret")},
-		Log:             Log{Format: "text", Level: "info"},
-		Worker:          Worker{Queue: "authproxy", Concurrency: 4, KeySyncInterval: Duration{time.Minute}, SweepInterval: Duration{30 * time.Second}},
+		Log:    Log{Format: "text", Level: "info"},
+		Worker: Worker{Queue: "authproxy", Concurrency: 4, KeySyncInterval: Duration{time.Minute}, SweepInterval: Duration{30 * time.Second}},
+		// On a laptop the APIs to try are often local; private and metadata addresses stay refused.
+		Proxy:           Proxy{AllowLoopback: true},
 		AutoMigrate:     true,
 		ShutdownTimeout: Duration{20 * time.Second},
 	}
@@ -150,6 +152,7 @@ func Load(path string) (Config, error) {
 		cfg.Log.Format = "json"
 		cfg.Listen = Listen{Public: ":8080", API: ":8081", Admin: ":8082", Worker: ":8083"}
 		cfg.Auth.SystemSecretFile = ""
+		cfg.Proxy.AllowLoopback = false
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return Config{}, fmt.Errorf("config: %w", err)

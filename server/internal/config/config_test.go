@@ -28,6 +28,26 @@ func TestDevDefaults(t *testing.T) {
 	if !cfg.Dev || cfg.DB.Driver != "sqlite" || cfg.Listen.Admin != "127.0.0.1:8082" || !cfg.AutoMigrate {
 		t.Fatalf("unexpected dev defaults %+v", cfg)
 	}
+	// Dev mode may call local demo APIs; a configuration file starts from refusing them.
+	if !cfg.Proxy.AllowLoopback || cfg.Proxy.AllowPrivate {
+		t.Fatalf("dev proxy policy %+v", cfg.Proxy)
+	}
+	t.Setenv("AUTHPROXY_SYSTEM_SECRET", "")
+	prod, err := Load("../../config.compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prod.Proxy.AllowLoopback || prod.Proxy.AllowPrivate {
+		t.Fatalf("production proxy policy %+v", prod.Proxy)
+	}
+	t.Setenv("AUTHPROXY_PROXY_ALLOW_PRIVATE", "true")
+	if prod, err = Load("../../config.compose.yaml"); err != nil || !prod.Proxy.AllowPrivate {
+		t.Fatalf("env override: %+v %v", prod.Proxy, err)
+	}
+	t.Setenv("AUTHPROXY_PROXY_ALLOW_PRIVATE", "maybe")
+	if _, err := Load("../../config.compose.yaml"); err == nil || !strings.Contains(err.Error(), `AUTHPROXY_PROXY_ALLOW_PRIVATE: "maybe"`) {
+		t.Fatalf("bad bool: %v", err)
+	}
 }
 
 func TestBadConfigs(t *testing.T) {
@@ -37,10 +57,15 @@ func TestBadConfigs(t *testing.T) {
 		"no redis":       "database:\n  driver: sqlite\n  dsn: x.db\n",
 		"bad duration":   "database:\n  driver: sqlite\n  dsn: x.db\nredis:\n  addr: x:1\nauth:\n  maxTokenLifetime: soon\n",
 		"bad log format": "database:\n  driver: sqlite\n  dsn: x.db\nredis:\n  addr: x:1\nlog:\n  format: xml\n",
+		"bad cidr":       "database:\n  driver: sqlite\n  dsn: x.db\nredis:\n  addr: x:1\nproxy:\n  allowedCidrs: [10.1.0.0]\n",
+		"no queue":       "database:\n  driver: sqlite\n  dsn: x.db\nredis:\n  addr: x:1\nworker:\n  queue: \"\"\n",
+		"zero workers":   "database:\n  driver: sqlite\n  dsn: x.db\nredis:\n  addr: x:1\nworker:\n  concurrency: 0\n",
 	}
 	want := map[string]string{
 		"unknown field": "field databse not found", "bad driver": `"mysql"`, "no redis": "redis.addr is required",
 		"bad duration": "not a duration", "bad log format": "log.format",
+		"bad cidr": `proxy.allowedCidrs: "10.1.0.0" is not a CIDR prefix`, "no queue": "worker.queue must not be empty",
+		"zero workers": "worker.concurrency 0 must be at least 1",
 	}
 	for name, body := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -1,9 +1,11 @@
 package integration_test
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/authproxy/authproxy/sdk"
 )
@@ -139,5 +141,43 @@ func TestConnectionsAuthorization(t *testing.T) {
 		if g := call(c.GetConnectionWithResponse(t.Context(), a.Id)).want(t, http.StatusOK).JSON200; g.State != sdk.ConnectionReady {
 			t.Fatalf("refused calls changed the connection: %+v", g)
 		}
+	})
+}
+
+func TestConnectorVersionsFollowTheirConnections(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		c := h.admin
+		src, err := os.ReadFile("../../examples/connectors/stripe.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cx := publishedConnector(t, c, "root", "stripe", "stripe.yaml") // v1 primary
+		cn := *call(c.CreateConnectionWithResponse(t.Context(), sdk.ConnectionCreate{Namespace: "root", ConnectorId: cx.Id, ApiKey: strPtr("k")})).
+			want(t, http.StatusCreated).JSON201
+		v2 := mkConnectorVersion(t, c, cx.Id, string(src)+"\n# v2\n", nil)
+		v3 := mkConnectorVersion(t, c, cx.Id, string(src)+"\n# v3\n", nil)
+		call(c.PromoteConnectorVersionWithResponse(t.Context(), cx.Id, v2.Version)).want(t, http.StatusOK)
+		// v1 is active with a live connection: it cannot be archived, and the worker leaves it.
+		call(c.ArchiveConnectorVersionWithResponse(t.Context(), cx.Id, 1)).
+			problem(t, http.StatusConflict, "", "version 1 still has 1 connection(s)")
+		// The connection keeps its version.
+		if g := call(c.GetConnectionWithResponse(t.Context(), cn.Id)).want(t, http.StatusOK).JSON200; g.ConnectorVersion != 1 {
+			t.Fatalf("connection moved to version %d", g.ConnectorVersion)
+		}
+		// Once its last connection is gone, the worker archives v1 (it had connections);
+		// v3, a draft that never had any, and v2, the primary, stay.
+		call(c.DisconnectConnectionWithResponse(t.Context(), cn.Id)).want(t, http.StatusOK)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			v1 := call(c.GetConnectorVersionWithResponse(t.Context(), cx.Id, 1)).want(t, http.StatusOK).JSON200
+			if v1.State == sdk.ConnectorVersionArchived {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("v1 still %s 30 s after its last connection was disconnected", v1.State)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		wantStates(t, c, cx.Id, fmt.Sprintf("1:archived %d:primary %d:draft", v2.Version, v3.Version))
 	})
 }

@@ -225,6 +225,9 @@ func (s *Service) Create(ctx context.Context, n New) (*Connection, error) {
 			}
 			return err
 		}
+		if err := connector.MarkUsed(tx, c.ID, c.PrimaryVersion); err != nil {
+			return err
+		}
 		return store.SetLabels(tx, store.LabelConnection, r.ID, n.Labels)
 	})
 	if err != nil {
@@ -249,6 +252,14 @@ func (s *Service) seal(ctx context.Context, r *row, creds *Credentials) error {
 	}
 	r.Credentials = &sealed
 	return nil
+}
+
+// LiveOn counts the connections on a connector version that are not disconnected; it is
+// connector.Service.LiveConnections.
+func LiveOn(tx *gorm.DB, connectorID string, version int) (int64, error) {
+	var n int64
+	err := tx.Model(&row{}).Where("connector_id = ? AND connector_version = ? AND state <> ?", connectorID, version, Disconnected).Count(&n).Error
+	return n, err
 }
 
 // Credentials decrypts the credentials of a connection (nil when it has none).

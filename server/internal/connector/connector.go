@@ -122,6 +122,9 @@ type Sealer interface {
 type Service struct {
 	DB   *gorm.DB
 	Keys Sealer
+	// LiveConnections, when set, counts the connections (not disconnected) on a version,
+	// inside tx: a version with live connections is not archived.
+	LiveConnections func(tx *gorm.DB, connectorID string, version int) (int64, error)
 }
 
 // Dependent tells the namespace service that connectors live in namespaces.

@@ -287,10 +287,61 @@ func (s *Service) Archive(ctx context.Context, connectorID string, number int) (
 		case Primary:
 			return problem.Conflict("version %d is primary; point authproxy_connector_primary at another version first", number)
 		}
+		if n, err := s.live(tx, connectorID, number); err != nil {
+			return err
+		} else if n > 0 {
+			return problem.Conflict("version %d still has %d connection(s); they keep their version until disconnected", number, n)
+		}
 		now := time.Now().UTC()
 		return tx.Model(&versionRow{}).Where("id = ? AND state = ?", r.ID, r.State).
 			Updates(map[string]any{"state": Archived, "updated_at": now, "archived_at": now}).Error
 	})
+}
+
+func (s *Service) live(tx *gorm.DB, connectorID string, number int) (int64, error) {
+	if s.LiveConnections == nil {
+		return 0, nil
+	}
+	return s.LiveConnections(tx, connectorID, number)
+}
+
+// ArchiveUnused archives every active version that had connections and has none left:
+// the worker runs it periodically. Versions that never had a connection stay active until
+// archived by hand (or by Terraform), so a rollback target does not vanish. It returns how
+// many versions it archived.
+func (s *Service) ArchiveUnused(ctx context.Context) (int, error) {
+	var candidates []versionRow
+	if err := s.DB.WithContext(ctx).Where("state = ? AND had_connections = ?", Active, true).Find(&candidates).Error; err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range candidates {
+		err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if err := lockConnector(tx, c.ConnectorID); err != nil {
+				return err
+			}
+			live, err := s.live(tx, c.ConnectorID, c.Version)
+			if err != nil || live > 0 {
+				return err
+			}
+			now := time.Now().UTC()
+			res := tx.Model(&versionRow{}).Where("id = ? AND state = ?", c.ID, Active).
+				Updates(map[string]any{"state": Archived, "updated_at": now, "archived_at": now})
+			n += int(res.RowsAffected)
+			return res.Error
+		})
+		if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) && problem.As(err) == nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// MarkUsed records that a connection was made on a version, in the connection's
+// transaction.
+func MarkUsed(tx *gorm.DB, connectorID string, version int) error {
+	return tx.Model(&versionRow{}).Where("connector_id = ? AND version = ?", connectorID, version).
+		Update("had_connections", true).Error
 }
 
 // ClientSecretOf decrypts the client secret of a version ("" when it has none).

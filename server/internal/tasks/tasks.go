@@ -20,6 +20,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/authproxy/authproxy/server/internal/connector"
 	"github.com/authproxy/authproxy/server/internal/keys"
 )
 
@@ -31,6 +32,9 @@ const (
 	TypeKeySync = "encryption:sync"
 	// TypeSweep enqueues pending re-encryption jobs and those whose worker died; no payload.
 	TypeSweep = "encryption:sweep"
+	// TypeArchiveUnused archives active connector versions whose connections are all gone;
+	// no payload.
+	TypeArchiveUnused = "connectors:archive-unused"
 )
 
 // ReencryptPayload names the job a TypeReencrypt task runs.
@@ -79,6 +83,8 @@ func (q *Queue) Notifier(logger *slog.Logger) func(ctx context.Context, jobID st
 
 // WorkerConfig configures a Worker.
 type WorkerConfig struct {
+	// Connectors, when set, gets its unused active versions archived periodically.
+	Connectors      *connector.Service
 	Queue           string
 	Concurrency     int
 	KeySyncInterval time.Duration
@@ -123,6 +129,7 @@ func (w *Worker) Handler() asynq.Handler {
 	mux.HandleFunc(TypeReencrypt, w.handleReencrypt)
 	mux.HandleFunc(TypeKeySync, w.handleKeySync)
 	mux.HandleFunc(TypeSweep, w.handleSweep)
+	mux.HandleFunc(TypeArchiveUnused, w.handleArchiveUnused)
 	return mux
 }
 
@@ -131,7 +138,7 @@ func (w *Worker) Start() error {
 	for _, p := range []struct {
 		typ   string
 		every time.Duration
-	}{{TypeKeySync, w.cfg.KeySyncInterval}, {TypeSweep, w.cfg.SweepInterval}} {
+	}{{TypeKeySync, w.cfg.KeySyncInterval}, {TypeSweep, w.cfg.SweepInterval}, {TypeArchiveUnused, w.cfg.SweepInterval}} {
 		spec := fmt.Sprintf("@every %s", p.every)
 		if _, err := w.sched.Register(spec, asynq.NewTask(p.typ, nil),
 			asynq.Queue(w.cfg.Queue), asynq.Unique(p.every), asynq.MaxRetry(0), asynq.Timeout(p.every)); err != nil {
@@ -180,6 +187,17 @@ func (w *Worker) handleKeySync(ctx context.Context, _ *asynq.Task) error {
 		w.cfg.Logger.WarnContext(ctx, "key sync", "error", err)
 	}
 	return nil // the next period tries again
+}
+
+func (w *Worker) handleArchiveUnused(ctx context.Context, _ *asynq.Task) error {
+	if w.cfg.Connectors == nil {
+		return nil
+	}
+	n, err := w.cfg.Connectors.ArchiveUnused(ctx)
+	if n > 0 {
+		w.cfg.Logger.InfoContext(ctx, "archived connector versions without connections", "count", n)
+	}
+	return err
 }
 
 func (w *Worker) handleSweep(ctx context.Context, _ *asynq.Task) error {

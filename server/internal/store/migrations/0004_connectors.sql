@@ -26,6 +26,9 @@ CREATE TABLE connector_versions (
     updated_at      TIMESTAMP NOT NULL,
     published_at    TIMESTAMP,
     archived_at     TIMESTAMP,
+    -- had_connections: some connection was made on this version, so once none is left (and
+    -- it is not primary) the worker archives it.
+    had_connections BOOLEAN NOT NULL DEFAULT FALSE,
     CONSTRAINT connector_versions_connector_version UNIQUE (connector_id, version)
 );
 -- At most one primary version per connector.

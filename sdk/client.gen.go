@@ -215,6 +215,39 @@ func (e ReencryptionJobState) Valid() bool {
 	}
 }
 
+// Defines values for RequestLogErrorClass.
+const (
+	ErrorInternal       RequestLogErrorClass = "internal"
+	ErrorInvalidRequest RequestLogErrorClass = "invalid_request"
+	ErrorNotAllowed     RequestLogErrorClass = "not_allowed"
+	ErrorNotReady       RequestLogErrorClass = "not_ready"
+	ErrorRefused        RequestLogErrorClass = "refused"
+	ErrorTimeout        RequestLogErrorClass = "timeout"
+	ErrorUpstreamError  RequestLogErrorClass = "upstream_error"
+)
+
+// Valid indicates whether the value is a known member of the RequestLogErrorClass enum.
+func (e RequestLogErrorClass) Valid() bool {
+	switch e {
+	case ErrorInternal:
+		return true
+	case ErrorInvalidRequest:
+		return true
+	case ErrorNotAllowed:
+		return true
+	case ErrorNotReady:
+		return true
+	case ErrorRefused:
+		return true
+	case ErrorTimeout:
+		return true
+	case ErrorUpstreamError:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Resource.
 const (
 	ResourceActors      Resource = "actors"
@@ -855,6 +888,63 @@ type ReencryptionJob struct {
 // ReencryptionJobState defines model for ReencryptionJob.State.
 type ReencryptionJobState string
 
+// RequestLog One proxied call. Never holds a header value, a body or a credential.
+type RequestLog struct {
+	// ActorId The actor that made the call.
+	ActorId          string       `json:"actorId"`
+	ConnectionId     ConnectionId `json:"connectionId"`
+	ConnectorId      ConnectorId  `json:"connectorId"`
+	ConnectorVersion int          `json:"connectorVersion"`
+
+	// CorrelationId The caller's `X-Correlation-Id`, or else the id of the API request (`X-Request-Id`).
+	CorrelationId string `json:"correlationId"`
+
+	// DurationMs Time spent in AuthProxy and the upstream, in milliseconds.
+	DurationMs float64 `json:"durationMs"`
+
+	// ErrorClass Why the call got no usable upstream response; absent on success.
+	ErrorClass *RequestLogErrorClass `json:"errorClass,omitempty"`
+
+	// Id Starts with the call's unix time in nanoseconds, so id order is time order.
+	Id RequestLogId `json:"id"`
+
+	// Labels Kubernetes-style labels (key `[prefix/]name`, name ≤ 63 characters, value ≤ 63 characters).
+	Labels Labels `json:"labels"`
+	Method string `json:"method"`
+
+	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
+	Namespace          NamespacePath `json:"namespace"`
+	RequestContentType *string       `json:"requestContentType,omitempty"`
+
+	// RequestSize Request body bytes.
+	RequestSize         int64   `json:"requestSize"`
+	ResponseContentType *string `json:"responseContentType,omitempty"`
+
+	// ResponseSize Response body bytes read.
+	ResponseSize int64 `json:"responseSize"`
+
+	// Status The upstream's status; 0 when there was no response.
+	Status int `json:"status"`
+
+	// Time When the call started.
+	Time time.Time `json:"time"`
+
+	// Url The upstream URL, with the values of query parameters that may carry secrets (names like key, token, secret, password, signature, auth, code, and the connector's API-key parameter) replaced by `REDACTED`.
+	Url string `json:"url"`
+}
+
+// RequestLogErrorClass Why the call got no usable upstream response; absent on success.
+type RequestLogErrorClass string
+
+// RequestLogId Starts with the call's unix time in nanoseconds, so id order is time order.
+type RequestLogId = string
+
+// RequestLogList defines model for RequestLogList.
+type RequestLogList struct {
+	Items      []RequestLog `json:"items"`
+	NextCursor *string      `json:"nextCursor,omitempty"`
+}
+
 // Resource defines model for Resource.
 type Resource string
 
@@ -971,6 +1061,35 @@ type ListKeysParams struct {
 type ListNamespacesParams struct {
 	// ChildrenOf Only the direct children of this namespace path.
 	ChildrenOf *NamespacePath `form:"childrenOf,omitempty" json:"childrenOf,omitempty"`
+
+	// LabelSelector Kubernetes-style label selector: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x,y)`, `a`, `!a`, comma-separated (all must hold).
+	LabelSelector *LabelSelector `form:"labelSelector,omitempty" json:"labelSelector,omitempty"`
+
+	// Limit Page size (default 50).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `nextCursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListRequestLogsParams defines parameters for ListRequestLogs.
+type ListRequestLogsParams struct {
+	// Namespace Only entries of calls through connections directly in this namespace.
+	Namespace    *NamespacePath `form:"namespace,omitempty" json:"namespace,omitempty"`
+	ConnectionId *ConnectionId  `form:"connectionId,omitempty" json:"connectionId,omitempty"`
+	ConnectorId  *ConnectorId   `form:"connectorId,omitempty" json:"connectorId,omitempty"`
+
+	// StatusMin Only entries whose upstream status is at least this (0 is "no response").
+	StatusMin *int `form:"statusMin,omitempty" json:"statusMin,omitempty"`
+
+	// StatusMax Only entries whose upstream status is at most this.
+	StatusMax *int `form:"statusMax,omitempty" json:"statusMax,omitempty"`
+
+	// Since Only calls started at or after this time.
+	Since *time.Time `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until Only calls started before this time.
+	Until *time.Time `form:"until,omitempty" json:"until,omitempty"`
 
 	// LabelSelector Kubernetes-style label selector: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x,y)`, `a`, `!a`, comma-separated (all must hold).
 	LabelSelector *LabelSelector `form:"labelSelector,omitempty" json:"labelSelector,omitempty"`
@@ -1536,6 +1655,21 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /api/v1/namespaces/{path}/key (the `AssignNamespaceKey` operationId).
 	AssignNamespaceKey(ctx context.Context, path NamespacePathParam, body AssignNamespaceKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListRequestLogs List request log entries the caller may list (request_logs:list), newest first.
+	//
+	// One entry per proxied call, whatever its outcome: refused and failed calls are logged
+	// with an `errorClass`. Entries are written in batches, so a call shows up here within
+	// about a second. No header value, body or credential is ever logged; the values of query
+	// parameters that may carry secrets are replaced by `REDACTED`.
+	//
+	// Corresponds with GET /api/v1/request-logs (the `ListRequestLogs` operationId).
+	ListRequestLogs(ctx context.Context, params *ListRequestLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetRequestLog Get one request log entry (request_logs:get).
+	//
+	// Corresponds with GET /api/v1/request-logs/{id} (the `GetRequestLog` operationId).
+	GetRequestLog(ctx context.Context, id RequestLogId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Whoami The calling actor and its effective permissions.
 	//
@@ -2627,6 +2761,41 @@ func (c *Client) AssignNamespaceKeyWithBody(ctx context.Context, path NamespaceP
 // Corresponds with PUT /api/v1/namespaces/{path}/key (the `AssignNamespaceKey` operationId).
 func (c *Client) AssignNamespaceKey(ctx context.Context, path NamespacePathParam, body AssignNamespaceKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAssignNamespaceKeyRequest(c.Server, path, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListRequestLogs List request log entries the caller may list (request_logs:list), newest first.
+//
+// One entry per proxied call, whatever its outcome: refused and failed calls are logged
+// with an `errorClass`. Entries are written in batches, so a call shows up here within
+// about a second. No header value, body or credential is ever logged; the values of query
+// parameters that may carry secrets are replaced by `REDACTED`.
+//
+// Corresponds with GET /api/v1/request-logs (the `ListRequestLogs` operationId).
+func (c *Client) ListRequestLogs(ctx context.Context, params *ListRequestLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListRequestLogsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetRequestLog Get one request log entry (request_logs:get).
+//
+// Corresponds with GET /api/v1/request-logs/{id} (the `GetRequestLog` operationId).
+func (c *Client) GetRequestLog(ctx context.Context, id RequestLogId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetRequestLogRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -4901,6 +5070,202 @@ func NewAssignNamespaceKeyRequestWithBody(server string, path NamespacePathParam
 	return req, nil
 }
 
+// NewListRequestLogsRequest constructs an http.Request for the ListRequestLogs method
+func NewListRequestLogsRequest(server string, params *ListRequestLogsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/request-logs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Namespace != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "namespace", *params.Namespace, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ConnectionId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "connectionId", *params.ConnectionId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ConnectorId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "connectorId", *params.ConnectorId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StatusMin != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "statusMin", *params.StatusMin, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StatusMax != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "statusMax", *params.StatusMax, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Until != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "until", *params.Until, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.LabelSelector != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "labelSelector", *params.LabelSelector, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetRequestLogRequest constructs an http.Request for the GetRequestLog method
+func NewGetRequestLogRequest(server string, id RequestLogId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/request-logs/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewWhoamiRequest constructs an http.Request for the Whoami method
 func NewWhoamiRequest(server string) (*http.Request, error) {
 	var err error
@@ -5459,6 +5824,25 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /api/v1/namespaces/{path}/key (the `AssignNamespaceKey` operationId).
 	AssignNamespaceKeyWithResponse(ctx context.Context, path NamespacePathParam, body AssignNamespaceKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*AssignNamespaceKeyResponse, error)
+
+	// ListRequestLogsWithResponse List request log entries the caller may list (request_logs:list), newest first.
+	//
+	// One entry per proxied call, whatever its outcome: refused and failed calls are logged
+	// with an `errorClass`. Entries are written in batches, so a call shows up here within
+	// about a second. No header value, body or credential is ever logged; the values of query
+	// parameters that may carry secrets are replaced by `REDACTED`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/request-logs (the `ListRequestLogs` operationId).
+	ListRequestLogsWithResponse(ctx context.Context, params *ListRequestLogsParams, reqEditors ...RequestEditorFn) (*ListRequestLogsResponse, error)
+
+	// GetRequestLogWithResponse Get one request log entry (request_logs:get).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/request-logs/{id} (the `GetRequestLog` operationId).
+	GetRequestLogWithResponse(ctx context.Context, id RequestLogId, reqEditors ...RequestEditorFn) (*GetRequestLogResponse, error)
 
 	// WhoamiWithResponse The calling actor and its effective permissions.
 	//
@@ -7723,6 +8107,102 @@ func (r AssignNamespaceKeyResponse) ContentType() string {
 	return ""
 }
 
+type ListRequestLogsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RequestLogList
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListRequestLogsResponse) GetJSON200() *RequestLogList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r ListRequestLogsResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListRequestLogsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListRequestLogsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListRequestLogsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListRequestLogsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetRequestLogResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RequestLog
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetRequestLogResponse) GetJSON200() *RequestLog {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r GetRequestLogResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetRequestLogResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetRequestLogResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetRequestLogResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetRequestLogResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type WhoamiResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8659,6 +9139,37 @@ func (c *ClientWithResponses) AssignNamespaceKeyWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseAssignNamespaceKeyResponse(rsp)
+}
+
+// ListRequestLogsWithResponse List request log entries the caller may list (request_logs:list), newest first.
+//
+// One entry per proxied call, whatever its outcome: refused and failed calls are logged
+// with an `errorClass`. Entries are written in batches, so a call shows up here within
+// about a second. No header value, body or credential is ever logged; the values of query
+// parameters that may carry secrets are replaced by `REDACTED`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/request-logs (the `ListRequestLogs` operationId).
+func (c *ClientWithResponses) ListRequestLogsWithResponse(ctx context.Context, params *ListRequestLogsParams, reqEditors ...RequestEditorFn) (*ListRequestLogsResponse, error) {
+	rsp, err := c.ListRequestLogs(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListRequestLogsResponse(rsp)
+}
+
+// GetRequestLogWithResponse Get one request log entry (request_logs:get).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/request-logs/{id} (the `GetRequestLog` operationId).
+func (c *ClientWithResponses) GetRequestLogWithResponse(ctx context.Context, id RequestLogId, reqEditors ...RequestEditorFn) (*GetRequestLogResponse, error) {
+	rsp, err := c.GetRequestLog(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetRequestLogResponse(rsp)
 }
 
 // WhoamiWithResponse The calling actor and its effective permissions.
@@ -10213,6 +10724,72 @@ func ParseAssignNamespaceKeyResponse(rsp *http.Response) (*AssignNamespaceKeyRes
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest KeyAssignment
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListRequestLogsResponse parses an HTTP response from a ListRequestLogsWithResponse call
+func ParseListRequestLogsResponse(rsp *http.Response) (*ListRequestLogsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListRequestLogsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RequestLogList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetRequestLogResponse parses an HTTP response from a GetRequestLogWithResponse call
+func ParseGetRequestLogResponse(rsp *http.Response) (*GetRequestLogResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetRequestLogResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RequestLog
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -221,6 +221,39 @@ func (e ReencryptionJobState) Valid() bool {
 	}
 }
 
+// Defines values for RequestLogErrorClass.
+const (
+	ErrorInternal       RequestLogErrorClass = "internal"
+	ErrorInvalidRequest RequestLogErrorClass = "invalid_request"
+	ErrorNotAllowed     RequestLogErrorClass = "not_allowed"
+	ErrorNotReady       RequestLogErrorClass = "not_ready"
+	ErrorRefused        RequestLogErrorClass = "refused"
+	ErrorTimeout        RequestLogErrorClass = "timeout"
+	ErrorUpstreamError  RequestLogErrorClass = "upstream_error"
+)
+
+// Valid indicates whether the value is a known member of the RequestLogErrorClass enum.
+func (e RequestLogErrorClass) Valid() bool {
+	switch e {
+	case ErrorInternal:
+		return true
+	case ErrorInvalidRequest:
+		return true
+	case ErrorNotAllowed:
+		return true
+	case ErrorNotReady:
+		return true
+	case ErrorRefused:
+		return true
+	case ErrorTimeout:
+		return true
+	case ErrorUpstreamError:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Resource.
 const (
 	ResourceActors      Resource = "actors"
@@ -861,6 +894,63 @@ type ReencryptionJob struct {
 // ReencryptionJobState defines model for ReencryptionJob.State.
 type ReencryptionJobState string
 
+// RequestLog One proxied call. Never holds a header value, a body or a credential.
+type RequestLog struct {
+	// ActorId The actor that made the call.
+	ActorId          string       `json:"actorId"`
+	ConnectionId     ConnectionId `json:"connectionId"`
+	ConnectorId      ConnectorId  `json:"connectorId"`
+	ConnectorVersion int          `json:"connectorVersion"`
+
+	// CorrelationId The caller's `X-Correlation-Id`, or else the id of the API request (`X-Request-Id`).
+	CorrelationId string `json:"correlationId"`
+
+	// DurationMs Time spent in AuthProxy and the upstream, in milliseconds.
+	DurationMs float64 `json:"durationMs"`
+
+	// ErrorClass Why the call got no usable upstream response; absent on success.
+	ErrorClass *RequestLogErrorClass `json:"errorClass,omitempty"`
+
+	// Id Starts with the call's unix time in nanoseconds, so id order is time order.
+	Id RequestLogId `json:"id"`
+
+	// Labels Kubernetes-style labels (key `[prefix/]name`, name ≤ 63 characters, value ≤ 63 characters).
+	Labels Labels `json:"labels"`
+	Method string `json:"method"`
+
+	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
+	Namespace          NamespacePath `json:"namespace"`
+	RequestContentType *string       `json:"requestContentType,omitempty"`
+
+	// RequestSize Request body bytes.
+	RequestSize         int64   `json:"requestSize"`
+	ResponseContentType *string `json:"responseContentType,omitempty"`
+
+	// ResponseSize Response body bytes read.
+	ResponseSize int64 `json:"responseSize"`
+
+	// Status The upstream's status; 0 when there was no response.
+	Status int `json:"status"`
+
+	// Time When the call started.
+	Time time.Time `json:"time"`
+
+	// Url The upstream URL, with the values of query parameters that may carry secrets (names like key, token, secret, password, signature, auth, code, and the connector's API-key parameter) replaced by `REDACTED`.
+	Url string `json:"url"`
+}
+
+// RequestLogErrorClass Why the call got no usable upstream response; absent on success.
+type RequestLogErrorClass string
+
+// RequestLogId Starts with the call's unix time in nanoseconds, so id order is time order.
+type RequestLogId = string
+
+// RequestLogList defines model for RequestLogList.
+type RequestLogList struct {
+	Items      []RequestLog `json:"items"`
+	NextCursor *string      `json:"nextCursor,omitempty"`
+}
+
 // Resource defines model for Resource.
 type Resource string
 
@@ -977,6 +1067,35 @@ type ListKeysParams struct {
 type ListNamespacesParams struct {
 	// ChildrenOf Only the direct children of this namespace path.
 	ChildrenOf *NamespacePath `form:"childrenOf,omitempty" json:"childrenOf,omitempty"`
+
+	// LabelSelector Kubernetes-style label selector: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x,y)`, `a`, `!a`, comma-separated (all must hold).
+	LabelSelector *LabelSelector `form:"labelSelector,omitempty" json:"labelSelector,omitempty"`
+
+	// Limit Page size (default 50).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `nextCursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListRequestLogsParams defines parameters for ListRequestLogs.
+type ListRequestLogsParams struct {
+	// Namespace Only entries of calls through connections directly in this namespace.
+	Namespace    *NamespacePath `form:"namespace,omitempty" json:"namespace,omitempty"`
+	ConnectionId *ConnectionId  `form:"connectionId,omitempty" json:"connectionId,omitempty"`
+	ConnectorId  *ConnectorId   `form:"connectorId,omitempty" json:"connectorId,omitempty"`
+
+	// StatusMin Only entries whose upstream status is at least this (0 is "no response").
+	StatusMin *int `form:"statusMin,omitempty" json:"statusMin,omitempty"`
+
+	// StatusMax Only entries whose upstream status is at most this.
+	StatusMax *int `form:"statusMax,omitempty" json:"statusMax,omitempty"`
+
+	// Since Only calls started at or after this time.
+	Since *time.Time `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until Only calls started before this time.
+	Until *time.Time `form:"until,omitempty" json:"until,omitempty"`
 
 	// LabelSelector Kubernetes-style label selector: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x,y)`, `a`, `!a`, comma-separated (all must hold).
 	LabelSelector *LabelSelector `form:"labelSelector,omitempty" json:"labelSelector,omitempty"`
@@ -1191,6 +1310,12 @@ type ServerInterface interface {
 	// AssignNamespaceKey Make a namespace use a key of its own or of an ancestor (needs `update` on the namespace and `get` on the key).
 	// (PUT /api/v1/namespaces/{path}/key)
 	AssignNamespaceKey(w http.ResponseWriter, r *http.Request, path NamespacePathParam)
+	// ListRequestLogs List request log entries the caller may list (request_logs:list), newest first.
+	// (GET /api/v1/request-logs)
+	ListRequestLogs(w http.ResponseWriter, r *http.Request, params ListRequestLogsParams)
+	// GetRequestLog Get one request log entry (request_logs:get).
+	// (GET /api/v1/request-logs/{id})
+	GetRequestLog(w http.ResponseWriter, r *http.Request, id RequestLogId)
 	// Whoami The calling actor and its effective permissions.
 	// (GET /api/v1/whoami)
 	Whoami(w http.ResponseWriter, r *http.Request)
@@ -2733,6 +2858,182 @@ func (siw *ServerInterfaceWrapper) AssignNamespaceKey(w http.ResponseWriter, r *
 	handler.ServeHTTP(w, r)
 }
 
+// ListRequestLogs operation middleware
+func (siw *ServerInterfaceWrapper) ListRequestLogs(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListRequestLogsParams
+
+	// ------------- Optional query parameter "namespace" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "namespace", r.URL.Query(), &params.Namespace, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "namespace"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "namespace", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "connectionId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "connectionId", r.URL.Query(), &params.ConnectionId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "connectionId"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "connectionId", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "connectorId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "connectorId", r.URL.Query(), &params.ConnectorId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "connectorId"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "connectorId", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "statusMin" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "statusMin", r.URL.Query(), &params.StatusMin, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "statusMin"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "statusMin", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "statusMax" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "statusMax", r.URL.Query(), &params.StatusMax, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "statusMax"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "statusMax", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", r.URL.Query(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "since"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "since", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "until" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "until", r.URL.Query(), &params.Until, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "until"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "until", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "labelSelector" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "labelSelector", r.URL.Query(), &params.LabelSelector, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "labelSelector"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "labelSelector", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListRequestLogs(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetRequestLog operation middleware
+func (siw *ServerInterfaceWrapper) GetRequestLog(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id RequestLogId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetRequestLog(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // Whoami operation middleware
 func (siw *ServerInterfaceWrapper) Whoami(w http.ResponseWriter, r *http.Request) {
 
@@ -2957,6 +3258,10 @@ func HandlerWithOptions(si ServerInterface, options GorillaServerOptions) http.H
 	r.HandleFunc(options.BaseURL+"/api/v1/connections/{id}/_proxy", wrapper.ProxyConnection).Methods(http.MethodPost)
 
 	r.HandleFunc(options.BaseURL+"/api/v1/encryption/status", wrapper.GetEncryptionStatus).Methods(http.MethodGet)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/request-logs", wrapper.ListRequestLogs).Methods(http.MethodGet)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/request-logs/{id}", wrapper.GetRequestLog).Methods(http.MethodGet)
 
 	return r
 }
@@ -4814,6 +5119,84 @@ func (response AssignNamespaceKeydefaultApplicationProblemPlusJSONResponse) Visi
 	return err
 }
 
+type ListRequestLogsRequestObject struct {
+	Params ListRequestLogsParams
+}
+
+type ListRequestLogsResponseObject interface {
+	VisitListRequestLogsResponse(w http.ResponseWriter) error
+}
+
+type ListRequestLogs200JSONResponse RequestLogList
+
+func (response ListRequestLogs200JSONResponse) VisitListRequestLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRequestLogsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListRequestLogsdefaultApplicationProblemPlusJSONResponse) VisitListRequestLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRequestLogRequestObject struct {
+	Id RequestLogId `json:"id"`
+}
+
+type GetRequestLogResponseObject interface {
+	VisitGetRequestLogResponse(w http.ResponseWriter) error
+}
+
+type GetRequestLog200JSONResponse RequestLog
+
+func (response GetRequestLog200JSONResponse) VisitGetRequestLogResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRequestLogdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetRequestLogdefaultApplicationProblemPlusJSONResponse) VisitGetRequestLogResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type WhoamiRequestObject struct {
 }
 
@@ -4998,6 +5381,12 @@ type StrictServerInterface interface {
 	// AssignNamespaceKey Make a namespace use a key of its own or of an ancestor (needs `update` on the namespace and `get` on the key).
 	// (PUT /api/v1/namespaces/{path}/key)
 	AssignNamespaceKey(ctx context.Context, request AssignNamespaceKeyRequestObject) (AssignNamespaceKeyResponseObject, error)
+	// ListRequestLogs List request log entries the caller may list (request_logs:list), newest first.
+	// (GET /api/v1/request-logs)
+	ListRequestLogs(ctx context.Context, request ListRequestLogsRequestObject) (ListRequestLogsResponseObject, error)
+	// GetRequestLog Get one request log entry (request_logs:get).
+	// (GET /api/v1/request-logs/{id})
+	GetRequestLog(ctx context.Context, request GetRequestLogRequestObject) (GetRequestLogResponseObject, error)
 	// Whoami The calling actor and its effective permissions.
 	// (GET /api/v1/whoami)
 	Whoami(ctx context.Context, request WhoamiRequestObject) (WhoamiResponseObject, error)
@@ -6421,6 +6810,58 @@ func (sh *strictHandler) AssignNamespaceKey(w http.ResponseWriter, r *http.Reque
 	}
 }
 
+// ListRequestLogs operation middleware
+func (sh *strictHandler) ListRequestLogs(w http.ResponseWriter, r *http.Request, params ListRequestLogsParams) {
+	var request ListRequestLogsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListRequestLogs(ctx, request.(ListRequestLogsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListRequestLogs")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListRequestLogsResponseObject); ok {
+		if err := validResponse.VisitListRequestLogsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetRequestLog operation middleware
+func (sh *strictHandler) GetRequestLog(w http.ResponseWriter, r *http.Request, id RequestLogId) {
+	var request GetRequestLogRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetRequestLog(ctx, request.(GetRequestLogRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetRequestLog")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetRequestLogResponseObject); ok {
+		if err := validResponse.VisitGetRequestLogResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Whoami operation middleware
 func (sh *strictHandler) Whoami(w http.ResponseWriter, r *http.Request) {
 	var request WhoamiRequestObject
@@ -6450,151 +6891,167 @@ func (sh *strictHandler) Whoami(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3vchs5kuer5HI2osmeEiXLsm8sxUac2naPPXZ3KyS7O+4snwtkJUlYRYADoERxHIrYTxuxX/cZ7vbB",
-	"+kkukEBVoYrFfxIpe2fniy1WofA3M/HLP0h8afXleCIFCqNbx19aE6bYGA0q+vVcCoF9w6V4nZzZN/Yh",
-	"F63j1oSZUStqCTbG1nGLJ62opfCvGVeYtI6NyjBq6f4Ix8x+8c8KB63j1h/2y7b23Vu9HzbRur2N8jal",
-	"2nWTtoVqi7+i0lyKotkEdV/xie1c67j1boRw7UqAyMY9VNB+FMFhBL//6392uq2oqZv+g6V9HXPBx9m4",
-	"dfwoapnZhEYnDA5Rue5lSkvV3J9Y4I1xBWKQAzAjhInCay4zDRM2xKJbf81Qzcp+9V2llW6wm7cohmbU",
-	"On50cHhU9EUbxcWQuvIGZztbFaqbWnnLepheYEprMj/uN1kPlUCDek+bWYqQ2vKg/QfHELN/6cWR/c//",
-	"/0/+f+AC2jfRrON+CWkqD+w//2T/7cvxmO1ptMxgMIE2S1MYZ9rASKZJZ9GcppV+L5jao4NnT5um9i0f",
-	"czM/2DM2RND8bwjtBAcsSw08OVjcA6qk1rKjrScHB9EqSvuZjVFPWB/PmBkt4IKiDNiVj2AgFeANG09S",
-	"hFhJaboGBRNGd1l/jPECtvC/7kYplW62bm3PFeqJFBpJap0p2UuR+t6XwqCgeWWTScr7zA5jf+JK/PGz",
-	"tmP6sma7eb3UYnVWTgWc//gcnh09+R/gK+/SlPpvbdWnOTlPlJygMtz1lgkhDXVLr+rAaVD0Nmr1FVry",
-	"PKXhDaQaM9M6biXM4J7hY2zNkVnUwhuDSrD0dbKqrZdlydvI8vWqvuUCNXJ8sHIwb12p25wmvsz3VuQL",
-	"vSFFRK0JqjHXOp9UbnC8skNnxTe2Bt8ZphSbUY1ZL+X9NzjT8zxxjkOuDSpMwBWDK5xpYBqG/BoFtH+Z",
-	"oLi4eAUxy8xIKv43TD7ZIjGkXKAGqeDs5U+dCKbcjEBnSslMJFwMYTrixvObUXw8xoQ4Kh/P3JTVu51N",
-	"ks1o5Dbkyg9OoJfrUKEgv3LV2a7MVEELUYXMQ9INu/ix6I3sfca+sQMgunpOxYlbkoTbSlh6FnDRgKUa",
-	"o60x1l255K6EH2wPh0+eRN8WI4zZzWv31aMDu4csZ4yigRBNPH38pyPafIonDWOstFNvpkaVCwhyIf24",
-	"hQy69PQosnuQ/bJ13Po/rG8+fTjd+99s728He88+/vGfm2Qn1fSWazMvw4tRrzW/biNoYNYSzDXwdp0x",
-	"qaWFI35PTPVgHLMzyv/7od/5darOdvM6NYj46t7zo0Lcs4IdgtWDdgmS7V4EKktRn8A1SzPUkE3ASDh8",
-	"8hTe8B8sKDbSsJRQ5VwvS/1sq9BFigEf3mPYv7qReJWnn2tw32lwVcOAY5poaOusP7I7MQOd9RI5Zlw0",
-	"D7QfaIWbKJDBl15/bFbVilKFEhn03P6cMg1jliBIcQLcwBXiRNs/piMUwIQ0Iyw/5toCzbE0DhHU0fyd",
-	"0OEIWWrJe12N/ZUrX3x5jswD6rmqebKZIeBuIuVue6Q2XlSu170LKr4LbBWSYANZ5T0tFmoxvHLstQnO",
-	"Ksd3OuFvcLbp1lF8FAjOPz16drhcbkatqeIGfxHpzOmA9Tny9S7v8QPDw3Ks81x+evaaBK4cABPAJtzi",
-	"/ID32zTePSnS2QloI63OgKKvZhODSQQCr1GBQpMpgc7ScM/5XEfWViw/weZV2dzCTw4PtipAH4rVl6DI",
-	"sPPLie1VISRRZGNbTyauhJyKgi9nltlE/vfH+TW62bOf7l0zRV2wdbha3xc1ud+vivry90WtlT6twrf9",
-	"G7Ea35bVbQPkBrhhZ0i3LpODNdFosglZmFhi52/AeIpWqiZc53surUX5G5M11ypo1rdSPjn37ZVPfsxb",
-	"Lh+9qPWh6Y3tTWWI3zSiv128Ol/d5sV3LY5SZlCbpeBvxIcj1GbOf3AAPRxIhYQFB1yVRTrNqG4XtjLF",
-	"x0zNlvbf97fwMNAXeVdPgPU0Cg9UhRTo0CkVah7G1qGTt0QtwEPVFboDLHpwE9QWFOqnj1fqrDvYSKkj",
-	"S2fyBQ64oBl8LSaZ2XBKk+LrZkot31ut73+d/vQWpIK/XPzyMxi8MRG4T3qYQG9G1EzvLmigoFFdYwLM",
-	"QFyMvYAGe2Xd3c9airgGzw6fHj46OlpFusEAlk7T6j1drb2nb8duVQr0Xe/o37j9aulu9ytLecKaDSao",
-	"lFTrT3jJKS/th03Tfm1bC2a8J2WKTMxNuSsX5T1YOvfBTlCbX9Uf8evNdt97mFU23+qrwqGZcpyncZng",
-	"iEDY1lKuMQEjSUA0mozKT14xPZqXR7EescMnT49jYCIhWTPCG7h4dbp3+ORpvpkGbZX1HQP+NWMpjJge",
-	"oYYxMuGflGV0BNMRM6QxmhFyBW6SLKjsNpp3mH6echTmAvsKTRPV3AtHZL2U61G+YtWp+M1CA248xulh",
-	"n40LHHECDIqPQwHutOH+iIkhajuk9ahgE3tOQe13t+pERZBHOaGhVz1kw6qFJ9w3r+eMPAExz5Ha/GLe",
-	"CdT4sd8J2/RrpDTPUb+cZmZ0CK4gaCp5PwNIU/BEk8njvw1I8Au41d09F/+3K5xwa+ziFd4KtPNEsYEl",
-	"Uy8ALF7vG35tqT7fYzbTxYumXvia52K6ipbqb07zludeFD25jVr1rXhussnfME9tL6QxmFCsTC7wqSR5",
-	"XWq7Tu6qoCiBrrT/HnaNvELxXqWxpdA44XqSslm3zwwOpeKoPzz6GDdK+5QLnO/PW261M9e2znpjTt1z",
-	"RE/qGxmgmpW2MWrNhrga37m5KD9oopGXjuc9dWT6vuRbr+9cTpvwkkIsCq6q8jwo+xfZ24ABmjozN76+",
-	"TLNxs7ekLzNR3X+4ME+PGlflCnPV/XXSLO2usFDVQSNLuRjS+jtv4AngeGJmFMjl/YNmxAwwZbGJAUKO",
-	"gOIaUzlx2/ByPXI+JoX10jWoxhWL8nmpbo+VUeYT1Dj1ldiNBjccS1NUe/2R1BaRJLml3jJ+BJngf82Q",
-	"wnC4xSsaik7U5fiTJ3X1OlDOSsWs++l//vH4X/YW6Gc/Wk7ZTKLYQcjBAF18kBMm5N9MAlHTjp1G02WT",
-	"SRxBHLjRPxx87F6j6um4Y0VKEfBLI21c3a3yvfecfEV7YD9TCoXZwN7lvyiYqH0AUvSt8NZGyZnHKfOs",
-	"udry6INev4mYOS0ztfqzNzi7cAVDpF3Te4qJiV0k3IhdI/QQBZBclHt6pDBJMDl25kI3z7zwbmuQExQa",
-	"mJhZRiR1JscOBVIoGlkTKtie2/4WG37+4EVZ0Q5Nk3565+ivBPz3jpV7g7NTrflQbAjlr4gK147PDkfr",
-	"Pl3ambEPwK2ZQgYDpIV4kzfevHGRilzEHGcaNbStXJZTYcUXvUamUBtgoo+agkA6JyCyNCW9WVOZYSp7",
-	"LAUlpbHVWoKyJdzO5EwCc6x0tbxnjEbnTARmxIOtwm4cmA4a7eKr98/t2GFr87tghb5xq/aYGVScpWvQ",
-	"5k950Qc3ht9Bcq6ynxdVLlg2L7E21dilGHDVENP/U6aNNy8ZT9w8aSTURM3Os4Y902rfoHAilTnJt0WL",
-	"HkdVW9Qi62Tes+XDPaf650VJuRHM9etHOw8EbRkkagYqE03dIV5fY/3IPiQUsiSHtNXmLpw9w8Noi7Ux",
-	"cTHdfl6/08UWF8EEFTiwGwWyg4kkROyVcO8tKEBl999J4zhrpZIxL/Mr229lTuZbWLCoq/wbVzhb7d94",
-	"g7Nt2D780u7GpxEKpzmK+YFpfHoEbW2YSJgiW5i0yL5jQRHesL5JZ/D4EHoz4+IdLW3kcrELP1fsZTUd",
-	"pekYV5O57A3OzqXZfCO4k3i+bZ6ii0KGLu3AnFXZ+87DWYG+HKOGgZLjLsRDFEjHuJwVPuYi5QI9MBWI",
-	"CUgrvGL7+9hhrfhSOBMJV4H+BzGKa6tMDXiKvjI21Z+cYVN/GjPBhqhisOTvDCyorlF9R2DlUqC45koS",
-	"HIrA1kHnPgSaqVRXEWgJ1LrV6ixUYKmW4ClMV7sHUrizVvGlaDNhwbJiRqrOiUXM9mO0Ym+IRsPRwWM7",
-	"Bltr7DaV7hUXSdy9FK05HMhFsvYu9sYWvo3cidH7RDC76kpFVB8DimuIr5mKT2iiILZKbXwCDdMNsXvw",
-	"iSd2bRQOuRT2LxTJRHJh7N9eln7Shg3RPvispfh0hbO4Cz/b+bI7REEotLSOTBrcPnVhaKfh4zKafuNn",
-	"NVdginboaByZ6ax2c92KWnawFv/PD3MDHYca/XPQSPHwdd5a8eQlNVv8/NG1X/w+/e3CGfj1T3k33Mj+",
-	"y7ln3+BsoVvzzjFFy01tPIF2fHX96fd//c+442xqHhF4fLDQ4OKsD03upDWdW+VovVurUUd1rZT6ZzkP",
-	"H5fO4JZ23Pv7GerDDJjMK9kk4txxaAoGNFTpnWwHYUvPi9prL87Kxmpvzou2ay+q1oe3BaXfUZo2n47W",
-	"0LakGX+YKBzwm/2PdmSxg53w+7//X3j6GPojpljfCuDIUej8i+aTEz+HitNXNOxtql3SIeRNdb37mof8",
-	"yed723qKjn3jKvwdJrlpxpZOwTYEUknEKxWB2gl9haWRZywVArUHA5mmctpdbS9cKN6q09LkWgxyFJDZ",
-	"XxumCEAy4wHiCWgcWsipLTzujyD+4BSqTx/zP/Y+fj/npH6y2lxS9O6/HBYIzgdu1umKhWguAQApa4Ei",
-	"7/IjSOXQa/f772OCmRRAaxfLokyrvTkTN/QwlVPgZm4pnq5cCoUO2b9O9ILIm4kj0sjpOmaEGiH/Cnii",
-	"K1aG5V6ulUfO83rX571z/wWZ/LjIj1E2RLuh6q1f7a+oeiuqXGKIK4eRt9vEo0GuibpRyjCeNm7YG0YB",
-	"Bj7ChtnmQhsmFnhe7dhQm9dJ41tdON7nYabhJsUlGQbm6B/en78GhQNUKPqYq5wuWpymCOyH0I5ZT2bm",
-	"uJcycRU7oUmqMvUFNJvRkUeWVo6jLvIY27d5X4vxLFimm9m5m40Nmb4nkwVnvfzsgi0BTFMURSOetwWc",
-	"oWe9inpU1uVW6XHB1My+4uT6ENogI6+1Ld2pRMX1ZmbRuc7EZ3RahCrXzyhROwoWHnYu53uMZiQrWu+f",
-	"X75rRa1XL09ftKLW2S8X9tfZe/r39N3zV62o9eLl25fvXrai1i9n717/8vPFPDS38EulzXPIelqmmUHI",
-	"JtooZGN4f/62jKkZGTPRx/v7bMK7trYJdvtyvH/9aL/HUss/Gx+1qxOjH7Lr4hIadIlq5gXGMjpz3zj6",
-	"mPpISq59aMb7dz/u/emOdBdWXBBe2EQZAVI087DkNjeNi6VWbUF8wbI/TYtSj/HZKErnDvl38lCP+h49",
-	"AwbujBp8lj3QRk4m2OyDGXARhNne3V4RK/xMxolWI6TIj3LXe8qMg5nobJyfZa/bXMFUcWOwoQ5/dl/h",
-	"nreHZCIpYpiLLfg7XcRdWNVVSxgwVaG/xTFRus+EaPIHFU2zZMMa3ZA3mXNdt0lMXMyOxRaZEP74oSSD",
-	"nD+euJ4xokazZ0W1tRfnRSu1Fy9co7Wn/qDixzBiqymNgeUH6CFlJ2LpFSbQ9uOxxKA7jeRgcmdT43r4",
-	"OOACDTgWcETWZgJQGz5mhgJFuNGQklDurLl2yzx2vwYRb32ZpQlJvB5SAIptvbAUWSTvDUjkO4jAsPEE",
-	"FflqLJafokJIcWAIC4xwBkzhul3cRtBJbsfzvFuyQciNNWedW5dNDA8FWA8o+/sw5EW7cF4LccmvqsPj",
-	"1cEPb/Lw4OdTKoe6ccsnGF9rbEgR76nV+/O+Fx0n816K9IdPkeH+upnZ5qSfJW4XT0thfzU1+9tIno5f",
-	"N5i08iOta6X4qeWvmeenIk4DgqIuIIrrAhm2LVcwl+EkAsGUktMyOJ1ihK28TBkfd9b2GC9LeFZPw+BT",
-	"GobD+djkGtHYzxQ3MwqV98AGmUJ1mjkbhvv1Y07if/ntXZ6vkDzy9LYkdwvbXL49LgayQe3IzIhwlc+W",
-	"YkZcJXsTpswM+goTFIazVJcnDIhTWZZwEnHkdQsSA2oKD70UeU4pOD17rcmBLzOX/JGMK0HVXXhn16kv",
-	"hVFW/ecu3Mhr1nYZVWZGueJ/KZxLENqx+2PfygDb0r4dKZvwuFOcFfqzhIsXb2zR5Go/7nQvxaX4wx/A",
-	"Dtm27XpsH768RjWD2GLb/etHcUE0faaUVRriU591jrmjRT/QJMNldnDwuP+X397RHxh34dTHwYLmQx83",
-	"RaRFM3ApGEwUv7Zi2G7I05HUmOe7G7F0AESvRSY8n+DGVdh+mRw+efLoGfz+b/8B8cvkxcVpHMHL5y8u",
-	"TuGMTkP9/m//cSnilxeHT57GEZxfnMLv//7/4PDg6E/um3N6sx+f0f+dLjy3xK6PIdZZL87n3bVGnhfW",
-	"N971ItWliN1oCyHlxrzvnpYpxPxUnEDMsiR2YKRw5fI+6a/JmJOD0a5WBLGbgbhzAjHeTGxPLkXOOo7a",
-	"DIylNlWPsM/LCSkfoJXwZXrPRzDqABsYVBBzZmJoSwVCTjsnlyK+4kkMbQdoO/mgXVxJnmPw4tWpnc8B",
-	"F0NUE8WFoV6M2Yy2NRfxT2stJw6aX4owPjh2YgTaDKx8tTRcCgpwrK47XgYFs/5dsY0HlV0KCo6zwI4o",
-	"XTu534VTT1mWRmfknP5sOC2j5mKY4l6m8RgYKJykbOZIa5BpAouGp46ZXBV4M+EKdRccH1golSk6gs7g",
-	"6OBRYX/ItZ2ckc7Cbl6K06Df9uP4S0EsUWEr0xGQLah88jrRt3EX4qIwDYLl5sAJs5zTdplRmQu5plRU",
-	"RqGlJve8+/33cQTTEe+PgIt+miWWbf03PpqwYyct6CKdlLKkxvoj1CAzo3lCoYfFesipCOyRvlEafr6J",
-	"W/4pN26iatql7V+UoDKCuNy7g19EKeRvL3fv2Fk7v4+pCbtt2+qHSC54S0v0vQthiCB2u7X9y23XzjxK",
-	"FtFidiOYpJl2q50/29MT7PMB77ulgNhv8jG0y652Inp+Myuf2i7bxw4BxOQR0yRuL0UcoIEY2iyvIxhP",
-	"HKx47A/LFGZVSrzrmCFYIqJ9WTO1+trpzwGJpmLKq7Zjel1Znk4goi0/kzF3qJgwFfDA3ValL4WjHL/i",
-	"zG9eRWdMcRyCarPAVyMCE3qKSsPRwVFURCAxDdxib0i4g8h4w7Wx+6fdLa3Mp4B4ic5kkCK7AtZXUmvw",
-	"+YBPgAGFHjW1O2ZXaHeMoHfcXIo+E7UuPc65lwyiutz+jm5uSM49ublx5gzHhfWsvJDIfja2SmU7XpQR",
-	"2Mpyl3PtUvjDWtpKcZLPEcTOfvvhY5de5rsENy6kxltOA2hyevY6OOB53DroPuoeWMhldQw24a3j1uPu",
-	"Qfdxy3nLCDT5zXzfA+njLwR5j7+0XKyPP+3Tesu1Oc1xdZi7/UNjhKarDRKukFaVopx47ZBLU2Lp0DB+",
-	"tyTNUXPxss/71bTf63xA2a7XKOhdd7cfa4miDw8OliSJ3iw5dJkdtCk9NOVip6NGtAJWsCSEknou1Nad",
-	"WbX0taidouNBGuqopbMxHWt0lFBuxrrOZFb8kmLOhroA9JqU/YnUDZTl3MqnHvd7Mf+Dt1Fub8a89/q2",
-	"qnD4uMTaYj3abtNNC+W6c48FmZvf26jGy/tfeHLrNBlSUudm/gU9L2e+MgcNllxXfpt9jpqFzZ/RLOjV",
-	"we5X5l1O2lsdZ01kbvdGgyIluhU8E2b6o/k5dc7znbOZ99GvxWYPsJiuO1uRe+dWQehjebK6SLoeQKII",
-	"yiy/UR4RRbpZkDNX+ZqmI5lip1FYBswcGrGW7c7PK8au1Vt0UO/X2qcb7wupJK640z0rzRXnRstNb4sp",
-	"Ahubqy0ypG5ab57T9u8esNTSPS5FLQFR7hK6hLS/Ar+E7BeCmNrxH6tA+SSscZmFVZfHnHJpQQcJgtwk",
-	"0aLcJFYP9clJCktdkMSZW70dWTKLT7z6JgXG3pnq31hdQoo+dn2GlEsR9Iypoj7ysCmZDd3xIW9q85ao",
-	"7zSw0KwHg1ROoW2VqRmaS8GuGafjjcdwdPCs43STJogXJOrczQY0l6f3gcFemIl0B4ivpGPfkEsnQBkK",
-	"oJrlm4wyteSJFfOEP+CRJ+gopHlnMek3b0lrgsza2u8caZZz5aoCBmH+1YCRlvH6InC6bDQHD0RO7yri",
-	"4P5YdU7OVQHEqn1k7v62lVD0AcXB1wGlq9fP+z+3so7NQLVEoPtSVUAo7UZ34vb9TyUr1W/yuzOlNJoG",
-	"yiTF3wrHLRQiWxNU1W3+O13xLlZEuKOeDl3h0EN3FDHs3x0X1/mvt7yuTbRfRs+5K+9Sjj5Ap8zUUdnQ",
-	"4vybLktTOcXkvUp1DO383HMBb/zEufs5/BmoAU9TTICLTuSO3RnXqsUxCrVMrxGMBAaplJMe619FuRMy",
-	"uhQpF1d7qeyzFKSCMRqWMMOAJYlCrSETqf2v4nfLnQK+F9RjDdwcQ0+akUVfFuA5TxMN4OjgcRfKxEHe",
-	"q1J1qbrDoCM52evN9kZyAj7izOVQcqhxINWUqQSTE1DoFDv3PoeTEY3ZnRrApAvv85VwcWyoI+8a4mII",
-	"R4fPnOOCGw3xORo12zsdGFRxRJVOmNYBfPR4Ik/i1IUfXDipLdrLBgPC823vqLwUjw7gJ/4DIOuPYMpm",
-	"jeCRTNs73ywqcbsPvFFU4zUX7hVulb7TZTRlu0jLaVfHLV9nKwCTpS5DQxjmcHr2uqImBMpIRS4R4XdO",
-	"oPRLsCTxelYpy+4mncobMbYinbKGTecixHf+ipJdAxTfzDcHUHYHTJZeX0IkpXCvuMTwBBo3vhoV5vcY",
-	"aeAuICLfFUkb3oTgVnnCnodRZmub2v7hEdspHa/jFStX4gHMS2t4xwJ6W+UhK5Oi71QafS1PWZDzfYfe",
-	"ssp8N/L9/qdrl1fdnZxoXBCfeR0bbhrY9eLU7zT4OltGJfn8gr3jGlXC++YkD2Nw4QsO67lgB4qF5hqm",
-	"SorhVmDLCPtXwIJbsIL8y3lwpTZSUXyKT/kHbSZmZOL0wY5WsyOO7Szk1GbK2cgU9lA+1wZLWDk9LrSy",
-	"yIVoUbpFfnlqZIoIpFUaMU155TpLhNcKa9lu3blLxUflVsQtC5E7Wsqk2tRQtnvB/1XNZItXrmYlu88K",
-	"bstItkoK7H9KkI4D3FVRqZFHs3WMmvjGuCsCIaeFrGV1J8RWpHyKTDVdDxWGZR77WM2qecyldI3q/jSp",
-	"7DYkvXliQGHQIHAaah13oYJcsK6nS/yal26OFtmGO7t+CcXDwPIwm89isKDdLN+fPsL6SL+sUCdOUfvb",
-	"QZYB8V0xbQ3Ll7l5dyrZq9dvfC1kX+RhaqYBy3B0X8M2iOA0SSgTJxuU2bSL/JgCb0xxM14gM7xh4T6s",
-	"vv/F/3W7kOlDSBSu/wOx4QoW/ObgUbT+N/kVHMsNfDVU9e2y4MPTQA61tsaGIcwKdLG23YAr1/V0nKR2",
-	"DEsqx9SqHGTcLq9samDWEzg6eOay5BfltsPA+5+8HrQNFHcvKm7cSfytMd+iKCn0xy2iPj/cgkYsUnfH",
-	"WZvQX8VEnMPEPkF76JUd3Bah5Kd/v0lCOXOd+xYJxW75xfWt96eRn9gVOqv6IhoJyaFZW3AlXHLFomhV",
-	"f1iHasqEB/ufiquAQotidTLOca/8wmXkpbQEmqzTdLjKnxSq5K0obwegk0b+ArsImH1zKbgGdwYtifIT",
-	"Y1wmvA96Jvow4CLRtkKcFvPDjDtR6E8l52fjfDYx59y+FL5rhKfc98V1B3BanAqejnhq+fWz7NG5ppTc",
-	"MOCTU3h3tM+I8Fn2mny/F7ahMHvEPNEebo1o529haqTZvP9SQZCNYhvkS6MFVZKCGPpTijpI9+5jJCpX",
-	"BtVSmAQR6ZRB4thRAUhBC1UBuJQ3YRHplilwhk1378V0+j8GCkHUeaTFBFUlPW37sqUq5J1gz1y2jvPy",
-	"tPGX56WFNjxNKzntWVGXNCNK4MLcnUnuQHI+dLJPQhzevJWf174UwVoRPVPiamf9MZZapfB2Aa7dcUc9",
-	"klM6WemMwZ5Qx2wGQzQuqTen05pSmthdFeLnQU8sD9HCBYGVDeT9ZzRzt5Ot408sJ+6hXIi7tBPMTcFC",
-	"G5Od3e0wWjXiOqTclfckRHNBs9rb0Ykmag6/IZrl3EZPltmH3rjEJqupgpr/h395+wSa3/2w1LPsMvXs",
-	"zqccyM8mOqs7lj2hLTdD7S60pbzx54GNTUUYze6C713kvBXxlSVxW5XdBtzVw8G1Ksu5f02/Yb5YX8Nj",
-	"SDiTgibLa2VOoBa++MwjPncEpbi0Siood3RdgTK6kWIXGc0aJ+Bg15Tjk+3f3yxWcuRGGiJdYLOmp3Cn",
-	"/Px1vIMLVmVH5zo38AQu4eX9T0l5bdb9VrtRWfSJ/F2SDcuaTnC4PaG4m0YOPAb10dQh70K76Q6SS+ES",
-	"lRDHykkY0Ex33EAqXWoPbqBd0xF1JwKFY3mNuqqaXIpSQdXQdmlKAug0YGkKPda/cklMykv27MCyic/p",
-	"Q3msyTGH00vhhIcP5B4zdVWeswtuhMzz9DitaV6rKOflUhQTk2v6Ze46d2WLlMkxNeLuHsuhvhnhOICN",
-	"1KEScV2K2F84Frtgc4UTZCa8+wyCxSztU5lIpMAmlcEX3ymn55e+PTyrV+9fa+B7ygrqL/VvSxW5lXSX",
-	"xUUwpbyKbgk7wRJuZ9sv7xP1bDenZjs+7JxUeyXLK+tgSpbtoJuVXq4pXVRxhdZWhEuVwNz9XDulL38F",
-	"2K2nr90hwTWsj7Ubd7fnemyovFnqEumc1G1uueUOvLjwuYpcKgE9ReUO265JMmsFIpQTpneMs756QMAV",
-	"zhaHAmwDqC1dhf0vzve8FPS7a3wCIn6QJVm0HHk+2i2yiRsghQh5a3txdby0CENISKUYoqpd0Qzta1S9",
-	"IruadwDmF17UWY6CHK1W4k08TDVBAb5tAogaU7wUF2EtTvMy5oKPs3GYBr5MOx6SVZAFdxlT/xwmy11t",
-	"QyI/LZmQoD/iaaJQzJsZCY0tMifln/0y+Ic9adV4V1uVylWu2JbcAmzRuhQA8hWGpYDuVpmXfq5ccrJ9",
-	"KFG/meqBTU3BRU4PYnAKbycnFxB56rgmP9GEWbG3cKEaBcf+F0tHa5ieqgv5NQxQRaeXWZ1GTAdSS5W5",
-	"VJfQ7yJj05IhHzwMBb0L2fL+5qc63260tVUk9JrGqAfj/q9jmFq6dl/fPLU29xfJAsvc1OsmDfxh9rL4",
-	"5ttMILi8h38vyQTvwLzN+BSrk3WXVITBfK+ZjXBujf6RmfDeCUDnufwKZ8u4+r230ha0sq63Kf9wW8Ju",
-	"LK/Le9YLHxIl5ggwACfUKiDTHrDWjMbc6EJJWdu/tHzsW9W2TwuT+EKhUZTYlgVkyYQW52HIKG3Kq0LS",
-	"GU3xFpTjRQiiKUD7tJkUd2KLdG19BVP3Q5MAxUZWdAide3a9c0hOCTX7jAyij5ou1BCIiS6S6OeJ5qq0",
-	"Q7n381dXOFthmJyOJBvzhXaL39zrHc6/v3JnUaARab/b4jtbG7nq6JxZ7kVvvI0nnDVOiVLMzM5ccN0N",
-	"8Vp40c2Hj5aPnJfOcSLdXNjaJ/7ytX2ZC/bRhAH8U7+FBE+K1oNntI7B7yD0df6pu0T34+3/DwAA//8=",
+	"7H3tcttIkuCr5HI2wmQPRMlu2zeWYiNObau7PXa7FZLdvXdNn1AkkmRZYBWnqiCK41DE/tqI/bvPcLcP",
+	"1k9yUVkFoACCH5JI2TM7f2wRKNRnfmdW5ufWQE6mUqAwunX4uTVlik3QoKJfL6UQODBcitfJqX1jH3LR",
+	"OmxNmRm3opZgE2wdtnjSiloK/5JxhUnr0KgMo5YejHHC7Bf/rHDYOmz9Yb8ca9+91fvhEK2bmygfU6pd",
+	"D2lHqI74CyrNpSiGTVAPFJ/aybUOW+/HCFeuBYhs0kcF7ccRPIng93/7r063FTVN03+wcq4TLvgkm7QO",
+	"H0ctM5/S6oTBESo3vUxpqZrnEwu8Nq5BDHIIZowwVXjFZaZhykZYTOsvGap5Oa+B67QyDXb9FsXIjFuH",
+	"jw+ePC3moo3iYkRTeYPznZ0K9U2jvGV9TM8xpTNZXPebrI9KoEG9p808RUhte9D+g0OI2b/048j+5///",
+	"J/8/cAHt62jecb+ENJUH9p9/sv8O5GTC9jRaZDCYQJulKUwybWAs06SzbE/TyryXbO3TgxfPm7b2LZ9w",
+	"s7jYUzZC0PyvCO0EhyxLDTw7WD4D6qQ2soOtZwcH0TpIe8cmqKdsgKfMjJdgQdEG7MlHMJQK8JpNpilC",
+	"rKQ0XYOCCaO7bDDBeAla+F93g5TKNFs3duYK9VQKjUS1TpXsp0hzH0hhUNC+suk05QNml7E/dS3++Enb",
+	"NX3ecNy8XxqxuivHAs6+fwkvnj77H+A779KW+m9t18c5OE+VnKIy3M2WCSENTUuvm8Bx0PQmag0UWvA8",
+	"puUNpZow0zpsJczgnuETbC2AWdTCa4NKsPR1sm6sk7LlTWTxet3ccoIaOTxYu5i3rtVNDhOfF2cr8oO+",
+	"JURErSmqCdc631RucLJ2QqfFN7YHPxmmFJtTj1k/5YM3ONeLOHGGI64NKkzANYNLnGtgGkb8CgW0f56i",
+	"OD//EWKWmbFU/K+YXNgmMaRcoAap4PTkp04EM27GoDOlZCYSLkYwG3Pj8c0oPplgQhiVr2dhy+rTzqbJ",
+	"7WDkJsTK3xxBL8+hAkH+5Kq7XdmpAhaiCpiHoBtO8WMxG9n/hANjF0Bw9ZKaE7YkCbedsPQ0wKIhSzVG",
+	"W0Osu2LJXQE/YA9Pnj2Lvi5EmLDr1+6rxweWh6xGjGKAUJp4/u2fnhLzKZ40rLEyTn2YGlQuAcil8OMO",
+	"MpjS86eR5UH2y9Zh6/+wgbn47Xjvf7O9vx7svfj4x39uop3U01uuzSINL1a90f46RtCArKUw14DbdcSk",
+	"kZau+AMh1YNhzM4g/+8HfhfPqbrbzefUQOKrvOd7hbhnCTsEpwftUki2vAhUlqI+giuWZqghm4KR8OTZ",
+	"c3jDv7NCsZGGpSRVLsyy1M+2KrpIMeSjeyz7F7cSr/IMcg3ukQbXNQw5pomGts4GY8uJGeisn8gJ46J5",
+	"oYNAK7yNAhl86fXHZlWtaFUokcHM7c8Z0zBhCYIUR8ANXCJOtf1jNkYBTEgzxvJjrq2gOZHGSQR1af5O",
+	"0uEYWWrBe1ON/UfXvvjyDJkXqBe65sntDAF3Iyl345HaeFK52fTOqfkuZKsQBBvAKp9pcVDLxSuHXreR",
+	"s8r1HU/5G5zflnUUHwWE80+PXzxZTTej1kxxgz+LdO50wPoe+X5Xz/iBxcNyrYtYfnz6mgiuHAITwKbc",
+	"yvkB7rdpvXtSpPMj0EZanQHFQM2nBpMIBF6hAoUmUwKdpeGe+7kJra1YfgLmVWFu4SdPDrZKQB8K1VdI",
+	"keHkVwPbjwWRRJFNbD+ZuBRyJgq8nFtkE/nfHxfP6HrPfrp3xRRNwfbhev1Q9OR+/1j0l78veq3MaZ18",
+	"O7gW6+XbsrttCLmB3LAzSbdOk4Mz0WiyKVmYWGL3b8h4ipaqJlznPJfOovyNyYZnFQzrRymfnPnxyiff",
+	"5yOXj17V5tD0xs6mssSvWqK/WX46X9zmxXdNjlJmUJuVwt+Yj8aozYL/4AD6OJQKSRYcclU26TRLdbuw",
+	"lSk+YWq+cv5+voWHgb7Ip3oErK9ReEFVSIFOOqVGzcvYuujkLVFL5KHqCd1BLHpwE9QWFOrn367VWXfA",
+	"SGkiK3fyFQ65oB18LaaZueWWJsXXzZBavrda3/86/uktSAV/Pv/5HRi8NhG4T/qYQH9O0EzvzmmhoFFd",
+	"YQLMQFysvRAN9sq+u5+0FHFNPHvy/Mnjp0/XgW6wgJXbtJ6nq415+nbsViVB3zVH/8rtVyu53S8s5Qlr",
+	"NpigUlJtvuElppzYD5u2/cqOFux4X8oUmVjYctcuymewcu8DTlDbXzUY86vbcd97mFVuz+qrxKEZcpyn",
+	"cRXhiEDY0VKuMQEjiUA0mozKT35kerxIj2I9Zk+ePT+MgYmEaM0Yr+H8x+O9J8+e58w0GKvs7xDwLxlL",
+	"Ycz0GDVMkAn/pGyjI5iNmSGN0YyRK3CbZIXKbqN5h+mXKUdhznGg0DRBzb3kiKyfcj3OT6y6Fb9a0YAb",
+	"L+P0ccAmhRxxBAyKj0MC7rThwZiJEWq7pM2g4Db2nALa727ViYogj3JDQ696iIZVC0/IN68WjDwBMC+A",
+	"2uJh3kmo8Wu/k2wzqIHSIkb9fJyZ8RNwDUFTy/sZQJqCJ5pMHv9thAR/gFvl7jn5v1njhNuAi1dwK9DO",
+	"E8WGFkw9AbDy+sDwKwv1OY+5nS5eDPXK97wQ01WMVH9znI+88KKYyU3UqrPihc0mf8MitL2SxmBCsTI5",
+	"waeW5HWpcZ3cVUFRAl1p/33SNfISxQeVxhZC44Tracrm3QEzOJKKo/7t8ce4kdqnXODifN5yq525sXXW",
+	"n3CangN6Ut/IANWstE1QazbC9fKd24vygyYYOXE476Ej0/cF33p/Z3LWJC8pxKLhui7PgrZ/lv1bIEDT",
+	"ZBbWN5BpNmn2lgxkJqr8hwvz/GnjqVxirrq/Tpqp3SUWqjpoZCkXIzp/5w08ApxMzZwCubx/0IyZAaas",
+	"bGKAJEdAcYWpnDo2vFqPXIxJYf10A6hxzaJ8X6rssbLKfIMat74Su9HghmNpimpvMJbaSiRJbqm3iB9B",
+	"JvhfMqQwHG7lFQ3FJOp0/NmzunodKGelYta9+J9/PPyXvSX62fcWU25HUewi5HCILj7IERPybyYBqWnH",
+	"TqPpsuk0jiAO3Oi/HXzsXqHq67hjSUoR8EsrbTzdreK995x8QXvgIFMKhbmFvct/USBR+wCkGFjirY2S",
+	"cy+nLKLmesujD3r9KmLmtMzU+s/e4PzcNQwl7ZreU2xM7CLhxuwKoY8ogOii3NNjhUmCyaEzF7p95oV3",
+	"W4OcotDAxNwiIqkzuexQSArFIBuKCnbmdr4Fw88fvCo72qFp0m/vAvyVAv+9Y+Xe4PxYaz4StxTlLwkK",
+	"N47PDlfrPl05mYkPwK2ZQoZDpIN4kw/ezLhIRS5ijjONGtqWLsuZsOSLXiNTqA0wMUBNQSCdIxBZmpLe",
+	"rKnNKJV9loKS0thuLUDZFo4zOZPAAipdrp4Zo9U5E4EZ84BVWMaB6bDRLr6ef27HDlvb3yUn9JVbtSfM",
+	"oOIs3QA2f8qbPrgx/A6Uc539vOhyybF5inVbjV2KIVcNMf0/Zdp485LxwM2TRkBN1Pwsa+CZVvsGhVOp",
+	"zFHOFq30OK7aopZZJ/OZrV7uGfW/SEpKRrAwr+/tPpBoyyBRc1CZaJoO4foG50f2IaGQJblIWx3u3Nkz",
+	"vBhtZW1MXEy339dHumBxEUxRgRN2o4B2MJGEEnsl3HsLClA5/ffSOMxaq2Qs0vwK+63syeIISw51nX/j",
+	"Eufr/RtvcL4N24c/2t34NELitAAx3zGNz59CWxsmEqbIFiatZN+xQhFes4FJ5/DtE+jPjYt3tLCR08Uu",
+	"vKvYy2o6StM1riZz2Rucn0lze0ZwJ/J807xF5wUNXTmBBauy952HuwIDOUENQyUnXYhHKJCucTkrfMxF",
+	"ygV6wVQgJiAt8Yrt70Mna8U94UwkXAX6H8QorqwyNeQp+s7YTF84w6a+mDDBRqhisODvDCyorlA9ImGl",
+	"J1BccSVJHIrA9kH3PgSamVSXEWgJNLrV6qyowFItwUOYrk4PpHB3reKeaDNhhWXFjFSdIysx24/Rkr0R",
+	"Gg1PD761a7C9xo6pdC+5SOJuT7QW5EAuko252Bvb+CZyN0bvE8HsuisVUX0IKK4gvmIqPqKNgtgqtfER",
+	"NGw3xO7BBU/s2SgccSnsXyiSqeTC2L89Lb3Qho3QPvikpbi4xHnchXd2vyyHKACFjtaBSYPbp04M7TZ8",
+	"XAXTb/yu5gpMMQ5djSMzndVurlpRyy7Wyv+Ly7yFjkOD/hAMUjx8nY9WPDmhYYuf37vxi9/Hv547A7/+",
+	"KZ+GW9nfnHv2Dc6XujXvHFO02tTGE2jHl1cXv//bf8UdZ1PzEoGXD5YaXJz1ocmdtKFzq1ytd2s16qhu",
+	"lFL/LPfh48od3BLHvb+fob7MAMm8kk0kzl2HpmBAQ53eyXYQjvSy6L324rQcrPbmrBi79qJqfXhbQPod",
+	"qWnz7WgNbQua8W9ThUN+vf/Rrix2Yif8/h//F55/C4MxU2xgCXDkIHTxRfPNiXeh4vQFDXu31S7pEvJt",
+	"db37mof8zed723qKiX3lKvwdNrlpx1ZuwTYIUgnEaxWB2g19haWRZyIVAo0HQ5mmctZdby9cSt6q29Lk",
+	"WgxyFJDZXxumSIBkxguIR6BxZEVObcXjwRji35xCdfEx/2Pv4zcLTupn680lxez+5mSB4H7g7SZdsRAt",
+	"JAAgZS1Q5F1+BKmc9Nr95puYxEwKoLWHZaVMq705Ezf0MZUz4GbhKJ6vPQqFTrJ/neglkTdTB6SR03XM",
+	"GDVC/hXwRFesDKu9XGuvnOf9bo57Z/4LMvlxkV+jbIh2Q9XfvNtfUPXXdLnCEFcuIx+3CUeDXBN1o5Rh",
+	"PG1k2LeMAgx8hA27zYU2TCzxvNq1oTavk8a3unC8L4qZhpsUV2QYWIB/+HD2GhQOUaEYYK5yumhx2iKw",
+	"H0I7Zn2ZmcN+ysRl7Igmqco0F9BsTlceWVq5jrrMY2zf5nMt1rPkmK7nZ243bon0fZksuevldxdsC2Ca",
+	"oiga5XnbwBl6NuuoT21dbpU+F0zN7StOrg+hDTLyWtvWnUpUXH9ult3rTHxGp2VS5eYZJWpXwcLLzuV+",
+	"T9CMZUXr/eHkfStq/Xhy/KoVtU5/Pre/Tj/Qv8fvX/7YilqvTt6evD9pRa2fT9+//vnd+aJobsUvlTbv",
+	"IetrmWYGIZtqo5BN4MPZ2zKmZmzMVB/u77Mp79reptgdyMn+1eP9Pkst/tz6ql0dGP2S3RRXwKBLVLNI",
+	"MFbBmfvGwcfMR1Jy7UMzPrz/fu9Pd4S7sOMC8MIhygiQYpiHBbeFbVxOtWoH4huW82k6lHqMz62idO6Q",
+	"fycP9ajz6DkwcHfU4JPsgzZyOsVmH8yQiyDM9u72iljhJzJOtBpFivwqd32mzDgxE52N85Psd5s7mClu",
+	"DDb04e/uK9zz9pBMJEUMc8GCH+ki7sKqrlrCkKkK/C2PidIDJkSTP6gYmiW37NEt+TZ7rus2iamL2bGy",
+	"RSaEv34oySDnryduZoyowexp0W3txVkxSu3FKzdo7am/qPgxjNhqSmNg8QH6SNmJWHqJCbT9eiww6E4j",
+	"OJjc2dR4Hj4OuJAGHAo4IGszAagNnzBDgSLcaEiJKHc2PLtVHrtfgoi3gczShCheHykAxY5eWIqsJO8N",
+	"SOQ7iMCwyRQV+WqsLD9DhZDi0JAsMMY5MIWbTnEbQSe5Hc/jbokGITbWnHXuXG5jePBS1Fs5anIDk7h3",
+	"zTGhQLvcPzWWaaKBgaPEzroUAXN8h5yzA4UJCsNZ2l1wS7Dy+kgD36dr9XR+lDzD+Bi/7orLKEWs5G3y",
+	"UWw3P0hDvg6pFKbMrAjkdLGLjzTE/7r3smy+9zqJSdEkr4/dABfWaHw+gly8bMf/uudPz37SjKhJpqjT",
+	"nxpUyfd8gqCnliRzAceZGZNMU9xuyUWvyL6e8DTlGgdSJLW7GzLzsOfG9nbonDu+TJnWzSwyP1sYSQNC",
+	"QqYtFJcSXy7PFIE3UlgBcIBahxFkCoeZJrQQ0lywNJUz+mUxTWYOA1yPF45fu4b5VXIuSCC68NtKT1zM",
+	"6Yb0m3S5s2IS9POdNMfFROjJ+2I29PODn9KJn1H+VX7hnH6/dlM7K2bmn+bT2ygmsUTwu4UmlrL/FkNs",
+	"/Ga/dPkc33sddJnCe87/ik1p+gI1i/zpG1LnHK7Wj+7aLRs+lLadP9/C1OYSiJd7FwlDDq+PtFekj+Cg",
+	"4KYKKbWQkAV+NEerEqNpNh8ViOeZ8uZ3sZbqa1U1rYiRuSryOlFq08ArnNP4OQyYUnN/n0hDm4AKUn5J",
+	"7rcI6MZE5N9HMGVaz6RKItB8JJjJlGU9mRlHMJCJ/dtTrzCJ1PHp6z0rdRbDd0DhNGUDdyMoPjt5dfzy",
+	"/cmruLsZa/bb05BxpIxoX5P7hwUvQ04RVTXPqNR7AlJexYwapBYovprdN3GlcwsPujw+CySPNGSCX4Nd",
+	"s2UEggnp+QBFOVjmpKwYwLVrQ79q+nctGEilo/XBQOVUt+EQCOScnYUGFYbPQEv4JoQTnR+8dncgdAgb",
+	"ugJFwSFfpHKkG80nZBKtDTai24Mp1+UlwkIIJFdpivSHTzfm/rq2PEdJL3FyKwhrKeyvpmF/HcvjyesG",
+	"92CeHmSjdIm1XICLNKWIeYWgqZOEuC7FIJOLjY90BIIpZdluftGPqIfVPVPGJ52No+9WJY+tp7Ty6aHD",
+	"5XxsCjPROMgUN3O6duiNRMgUKit5lb++zwnxn399n+d+puhGelsiytiYqctdzMVQNphwC3nOZZ4zY66S",
+	"vSlTZh6I57q8rUmUk2UJJ3WRcDtIsqyJGPREnp/T0lRHKWTmEmmToyqU/OG9PaeBFEaxAZmfyDTsvBT2",
+	"GFVmxrkTpSdceBW0Y/fHfi6G7duVsimPOwVt/0HC+as3tmlyuR93uj3RE3/4A4mwdmw3Y/vw5MpynXif",
+	"Tfn+1eO4ABrLczhqiI99Bl/mrml/R5sMvezg4NvBn399T39g3IVjf6eIuI4uQYt2oCcYTBW/siqtZTOz",
+	"sdSY5w4es3QIBK9FVmGfLNB12D5Jnjx79vgF/P7v/wnxSfLq/DiO4OTlq/NjOKWb5b//+3/2RHxy/uTZ",
+	"8ziCs/Nj+P0//h88OXj6J/fNGb3Zj0/p/04XXlpg14cQ66wf5/vuRqMoFjYwPoxFqp6I3WoLIuXWvO+e",
+	"lulY/VYcQcyyJHaGnSIsjg/IF5BMOAVr2dOKIHY7EHeOIMbrqZ1JT+So46DNwERqU42u8znOIeVDJIZS",
+	"pEp/DOMOsKFBBTFnJoa2VCDkrHPUE/ElT2JoO5W0ky/axejm+ZrPfzy2+znkYoRqqrgwNAsrhPQRpLs9",
+	"SWctp87M2RPhXavYkRFoM7D01cJwSSjAobrueBoU7PqjwiQSdNYTdNEAuQKCdO3ofheOPWSRXESBfp8M",
+	"p2PUXIxS3Ms0HgJzEszcgRYpH5AJw1OHTK4LvJ5yhboLDg+GjKeZonQ+DJ4ePC58OYUk6RHpNJxmTxwH",
+	"87Yfx58LYIkKv6OOgPxq5ZPXib6JuxAXjWkRLHetTpnFnLbLMs/c9TVK62kUWmhyz7vffBNHMBvzwRi4",
+	"GKRZYtHWf+NvZnTspgVTpFvnFtTYYGylz8xontA1juI85EwEvl0/KC0/Z+IWf0rGTVBNXNr+Rcm+I4hL",
+	"3h38Ikih2MWSezuFPv4mpiEs27bdj5DCGS0s0fcuHDSC2HFr+5dj187VTN7lYncjmKaZdqedP9vTUxzw",
+	"IR+4o4DYM/kY2uVUOxE9v56XT+2U7WMnAcQUXaSJ3PZEHEgDMbRZ3kewnjg48dhfPC5c1FTEwCFDcEQE",
+	"+7Lmtva9059DIk3Fllf98PS6cjydgERbfCbH+EgxYSrCA3esSveEgxx/4swzr2IypjDPUG9CGtCIwISe",
+	"Wd3l6cHTqIjmZhr40PaccGduxGuujeWflltamk+XCyU690uK7BLYQEmtwddWOAIGFMbdNO6EXaLlGMHs",
+	"uOmJARO1KX2bYy9ZCXTJ/p5eXxOde3Z97ZRVh4X1CgeQyEE2QWEsJV9SXcHScpe/tif8xXdtqTjR5whi",
+	"5wv/7WOXXuZcghsXnuy90IFocnz6OkiWcdg66D7uHliRS05RsClvHba+7R50v225yCMSmjwz3/eC9OFn",
+	"EnkPP7dc3LQ3uLWs0nCcy9VhHZzfGm+7uN4g4QrpVClinNcuDDcV6QiVwLsVvIiam5dz3q+WUNnkA6oc",
+	"skFDr/TcfKwV3XhycLCi4MbtCm2UmdabSm1QXRu6tk0nEDn90UnwPOn6xDwWvpaNU0w8KOkRtXQ2oRQR",
+	"DhJKZqzrSGbJL+n9bKQLgV6TdW0qdQNkuRC9Yy/3ezL/nff3bm/HfCTgTVXh8Hc8aof1eLtDNx2Um849",
+	"DmRhf2+iGi7vf+bJjdNkSEld2PlX9Lzc+coeNHjFXfttzjlqJjY/oFkyq4Pdn0zhN9nqOmskc7vVoYry",
+	"MpbwTJkZjBf31AUi7hzNfLzjRmj2AIfpprMVunfmTJxllpqigE0gEkVQVkyI8uhy0s2C+gPeWGoV2xQ7",
+	"jcQyQObQiLWKO7+sGLvWs+ig3y/Fpxtrr1VMvXeqWdfcce4Avm3lveKSSHO3Rbb52/ab1wf4uxdYaqmz",
+	"V0otAVDuUnQJYX+N/BKiXyjE1K5SWwXKJ7SPS2eJLq+M59SCXE5BnrdoWZ43q4f6RG91L0xuOCCna3zk",
+	"1TcpMPaBaf6N1SWkGGDXZ5vriWBmTBX9UbSSktnI+Sm8qc1boh5pYKFZD4apnEHbKlNzND3BrhinVBGH",
+	"8PTgRcfpJk0iXpD0fDcMaKHmwQMLe2FW9x1IfCUc+4FcaibK9gTViilklKkloq6YJ/xl2TzZWUHNO8tB",
+	"v5klbShk1s5+55JmuVeuK2AQ5rIPEGkVri8TTlet5uCBwOl9hRzcX1ZdoHNVAWIdH1mohbtWFH1AcvBl",
+	"hNL15+djybZyjs2CaimB7ktVEUKJG90J2/cvSlSqV0W+M6Q0mgbKgg9fC8YtJSJbI1RVNv9IV7yLFRLu",
+	"oKdD5bD66NI6hPO74+E6//WWz3V1iIsrH5xy9MHOZdazCkOL82+6Piztg0p1DO08wKIQb/zGuVpnPmhm",
+	"yNMUE+Ci44JauHGjWjlGoZbpFYKRwCCVctpng8sod0JGPZFycbmXygFLQSqYoGEJMwxYkijUGjKR2v8q",
+	"frfcKeBnQTPWwM0h9KUZW+nLCnjO00QLeHrwbRcqgYxyJmouVZdYYyyne/353lhOfcyoE+a81DiUasZU",
+	"gskRKHSKnXufi5MRrdndwMSkC3nwnI+OQh151xAXI3j65IVzXHCjIT5Do+Z7x0ODKo6o0ynTOhAfvTyR",
+	"J8Tswnfuao5t2s+GQ5Ln295R2ROPD+An/h0gG4xhxuaNwiOZtnfOLCp3oB6YUVTvvizlFUUUW3EzpV2k",
+	"OLen446vsxUBk6Uu21UY5nB8+rqiJgTKSIUuEeB3jsIQ2CTxelZJy+5GncrqYluhTlkD0zkP5Ttf7m3X",
+	"Aoof5qsTUHYnmKwsBUcgpXCvKAh9BI2MrwaFeU1IDdwFRORckbTh2wDcOk/YyzDKbGNT2z88YjuF4028",
+	"YuVJPIB5aQPvWABv6zxkZYGZnVKjL+UpC+rn7NBbVtnvRrzfv7hyNWrcLdTGA/FVbLChatOuD6deH+rL",
+	"sIxKIZ8lvOMKVcIH5igPY3DhC07Wc8EOFLPONcyUFKOtiC1jHFwCCyqKBrUs8uBKbaSi+BSfPhnaTMzJ",
+	"xOmDHf31LFSdpZjaDDm3MoU9lM+1wRJWbo8LrSzySlsp3Up+eZkJigikUxrTHQmBnRXEa421bLfu3JXk",
+	"o1JhestE5I6WMqluayjbPeH/omay5SdXs5Ld5wS3ZSRbRwX2LxKk6wB3VVRq4NFsHaMhvjLsikDIWUFr",
+	"Wd0JsRUqnyJTTaU2w7DMQx+rWTWPufT4DbeaLBuS3jwxpDBoEDgLtY67QEFOWDfTJX7JWzdHi2zDnV0v",
+	"6PUwYnmYGXG5sKDdLt8fPsL+SL+sQCfOUPtKa6sE8V0hbU2WL2+w7ZSyV0uZfSnJvshp2QwDFuGo9tU2",
+	"gOA4SSirORuWlUmKi3gCr01RZTigGd6wcB9U3//s/7pZivShSBSe/wOh4RoU/OrEo2jzb/JyZqsNfDWp",
+	"6utFwYeHgVzU2hoahmJWoIu1LQOulD7sOErtEJZUDrqWTcbtsvxlA7IewdODF67iUNFuOwi8f+H1oG1I",
+	"cfeC4kZO4ivwfY2kpNAftyj1+eUWMGIldXedtUn6q5iIczFxQKI99MsJbgtQ8tu/XyWgnLrJfY2AYll+",
+	"UQr//jDyE7tEZ1VfBiMhODRrC66FS1RdNK3qD5tATZk8av+iKKsYWhTr6S/2yi9cdQPtsgf05/5anr8p",
+	"VMkBVlZaoptGvhhwBMy+6Qmuwd1BS6L8xhiXCR+AnosBDLmgvEP2EPL9YcbdKPS3kvO7cT4zq3Nu94QO",
+	"Ehu474vSUXBc3AqejXlq8fWT7NO9ppTcMOATfXl3tM9c8Un2m3y/lEEhzMS1CLRPtga0ixUtG2E2n79U",
+	"EGT22gb40mpBlaAgRv6Wog5K5/gYiUr5xVo6uCAinbJxHTooACnooCoCLuVNWAa6ZVqVUVMd45hu/8dA",
+	"IYg6j7SYoqqk+m/3WqoC3gn2Ta91GKQzCaDaQhdP00p9IFb0Jc2YkuExV3/SXUjOl072SYjDKqb5fe2e",
+	"CM6qmg4qZcZCqxTeLsC1u+6ox3JGNyudMThIsTJC4wqkcLqtKaWJXdk1vw96anGIDi4IrGwA7x/QLFR6",
+	"3cSfWG7cQ7kQd2knWNiCpTYmu7vbQbRqxHUIuWtrTkULQbPa29EJJmoOvxGa1dhGT1bZh964xCbroYKG",
+	"/4d/efsAmtfRWulZdlkPd+dTDuhnE5zVHcse0FaboXYX2lJWT3xgY1MRRrO74HsXOW9JfOVIHKuybICM",
+	"i2GJutXYv6HfMD+sL+ExJDmTgibLEn1HUAtffOElPncFpSgAKhWUHF1XRBndCLHLjGaNG3Cwa8jxhYvu",
+	"bxYrMfJWGiIVA9zQU7hTfP4y3sElp7Kje5238ASuwOX9i6QsQXq/025UFn1RJJdkw6KmIxyOJxR1/uTQ",
+	"y6A+mjrEXWg31XPrCZeohDBWTsOAZqoXCKl0qT24gXZNR9SdCBRO5BXqqmrSE6WCqqHt0pQEotOQpSn0",
+	"2eDSJTEpCxbbhWVTn9OHaoKQYw5nPeGIhw/knjB1Wd6zC6pr53l6nNa0qFWU+9ITxcbkmn6ZB9iVv5My",
+	"OaRBXB3XXNQ3Y5wEYiNNqJS4eiL2xVtjF2yucIrMhHVkITjM0j6ViUQKbFIZfPOdYnpeQPfhUb1ay7YB",
+	"7ynDeh8HbILQlsrnxnSFdyOYUY5qd4Sd4Ai3w/bL2uwe7RbUbIeHnaPqrGRZ/hdmZNkOplmZ5YbURRXl",
+	"SLdCXKoA5mqd7hS+fDnVGw9fu5MEN7A+5raDbVqqyfXY0Hkz1SXQOarb3HLLHXhy4XMVuVQCeobKXbbd",
+	"EGQ2CkQoN0zvWM764gEBlAp3WSjANgS1laew/9n5nlcK/a4kYgDED3Iky44jz+2/RTRxC6QQIW9tz9FE",
+	"SythCAmpFCNUVG1AB/GaV6j6RXY17wDMi4fVUY6CHK1W4k08TDWJAnzbABA1pngpioouT/My4YJPsklY",
+	"Uqcs4RKCVZAFdxVSvwuT5a63IZGflkxIMBjzNFEoFs2MJI0tMyfln/08/Ic9ad1611uVylOu2JbcAWzR",
+	"uhQI5GsMSwHcrTMvvasUjNu+KFGv8vnApqagKOaDGJwCBHQuIPLUcU1+oimzZG/pQTUSjv3PFo42MD1V",
+	"D/JLGKCKSa+yOo2ZDqiWKnOproDfZcamFUs+eBgIeh+i5f3NT3W8vRVrq1DoDY1RD4b9X8YwtfLsvrx5",
+	"amPsL5IFlrmpN00a+N38pPjm60wguHqGfy/JBO+AvM3yKVY36y6pCIP93jAb4cIZ/SMz4b0TgC5i+SXO",
+	"V2H1B2+lLWBlU29T/uG2iN1EXmFhHy18SJSYI5ABOEmtAjLtBdaa0ZgbXSgpG/uXVq99q9r2cWESX0o0",
+	"ihbbsoCs2NDiPgwZpU1ZKiSd0xZvQTleJkE0BWgfN4PiTmyRbqwvYOp+aBCg2MiKDqFzz653DskZSc0+",
+	"I4MYoKaCGgIx0UUS/TzRXBV2KPd+/uoS52sMk/4s96gSz7Lgsp8FAgqj5uRfCQsnRlDJeyIzM5ATPCw0",
+	"AzsjXy7WNndGn1SORpj0hAsoE/5WMtXTi7twIozK89T4YpDABfQt90JXmYn5Il9jOdOWxrjaYdyMuegJ",
+	"qtsNDFwppy68k7VyjnkxxzIDCnBNDjo/s6OmCl89sb7El0vt01h+q8F/ZDX+snjTZkYh9Jsjh34/8yww",
+	"X3cK2bwC2G2ToaxKIruV7LQrttgFkmXVjEy+KkCKjKw1XEP7wD7rtYKydb1WZ9lGu15+4qIyZV8YpnX4",
+	"4sWLqLQ7HjTYHe8+Z1+Phus1c2PX252bg9O8Si5zoeBU6ob2z/DJUrDUXNRAcrOSsxvMo49DqXD9FKjy",
+	"zJ2m8HdtN62VsFtpOPXAWffybMlkmoe4p3JUoEGD3RTaYdWaQ/uos9zvVK1Pt4xfFtFiy8TYoDTfg5zF",
+	"MvGFePc2dvwHpOjshU2f17Z3hNXI9tp+7jgHf7UwbMVVMxtLNuFLz+xX93qHh+UrDC6Lqyag3ZaaYXuj",
+	"yCS6Vp8HDTYWHwwPi5NUZOYW8IPqfnRQYV2/3z5aEuOCktwxUhHV1j6RHt/b5wURQxMN80+9xhw8KUYP",
+	"npHYGvwObvosPiWnefC4Ans3H2/+fwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -35,6 +35,7 @@ import (
 	"github.com/authproxy/authproxy/server/internal/problem"
 	"github.com/authproxy/authproxy/server/internal/proxy"
 	"github.com/authproxy/authproxy/server/internal/proxy/guard"
+	"github.com/authproxy/authproxy/server/internal/requestlog"
 	"github.com/authproxy/authproxy/server/internal/store"
 	"github.com/authproxy/authproxy/server/internal/tasks"
 )
@@ -65,6 +66,9 @@ type App struct {
 	Queue       *tasks.Queue
 	Verifier    *authn.Verifier
 	Registry    *prometheus.Registry
+	// RequestLog writes the request log in batches; RequestLogs reads it.
+	RequestLog  *requestlog.Writer
+	RequestLogs *requestlog.Service
 
 	metrics *httpapi.Metrics
 	mini    *miniredis.Miniredis
@@ -121,6 +125,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	a.Keys.OnError = func(err error) { logger.Warn("background step failed", "error", err) }
 	a.Connectors = &connector.Service{DB: db, Keys: a.Keys}
 	a.Connections = &connection.Service{DB: db, Keys: a.Keys, Connectors: a.Connectors}
+	a.Connectors.LiveConnections = connection.LiveOn
 	policy := guard.Policy{AllowLoopback: cfg.Proxy.AllowLoopback, AllowPrivate: cfg.Proxy.AllowPrivate}
 	for _, p := range cfg.Proxy.AllowedCIDRs {
 		policy.AllowedCIDRs = append(policy.AllowedCIDRs, netip.MustParsePrefix(p)) // checked by config.Validate
@@ -141,7 +146,31 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	a.Registry = prometheus.NewRegistry()
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.metrics = httpapi.NewMetrics(a.Registry)
+	a.startRequestLog()
 	return a, nil
+}
+
+// startRequestLog starts the request log writer, has the proxy record into it and exports
+// its counters.
+func (a *App) startRequestLog() {
+	a.RequestLogs = &requestlog.Service{DB: a.DB}
+	a.RequestLog = requestlog.NewWriter(a.DB, requestlog.Options{Logger: a.Logger})
+	a.RequestLog.Start()
+	a.Proxy.Recorder = a.RequestLog
+	counter := func(name, help string, v func(requestlog.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(v(a.RequestLog.Stats())) })
+	}
+	a.Registry.MustRegister(
+		counter("authproxy_request_log_flushed_total", "Request log entries written to the database.",
+			func(s requestlog.Stats) uint64 { return s.Flushed }),
+		counter("authproxy_request_log_dropped_total", "Request log entries dropped because the buffer was full.",
+			func(s requestlog.Stats) uint64 { return s.Dropped }),
+		counter("authproxy_request_log_failed_batches_total", "Request log batches the database refused.",
+			func(s requestlog.Stats) uint64 { return s.FailedBatches }),
+		counter("authproxy_request_log_lost_total", "Request log entries lost in failed batches.",
+			func(s requestlog.Stats) uint64 { return s.Lost }),
+	)
 }
 
 func (a *App) openRedis(ctx context.Context) error {
@@ -234,7 +263,7 @@ func (a *App) Handler(service string) (http.Handler, error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
 	switch service {
 	case API, Admin:
-		h, err := httpapi.New(httpapi.Config{Namespaces: a.Namespaces, Actors: a.Actors, Keys: a.Keys, Connectors: a.Connectors, Connections: a.Connections, Proxy: a.Proxy, Verifier: a.Verifier, Audience: service, Logger: a.Logger})
+		h, err := httpapi.New(httpapi.Config{Namespaces: a.Namespaces, Actors: a.Actors, Keys: a.Keys, Connectors: a.Connectors, Connections: a.Connections, Proxy: a.Proxy, RequestLogs: a.RequestLogs, Verifier: a.Verifier, Audience: service, Logger: a.Logger})
 		if err != nil {
 			return nil, err
 		}
@@ -340,6 +369,10 @@ func (a *App) Serve(ctx context.Context, ls []Listener) error {
 		}(s)
 	}
 	wg.Wait()
+	if a.RequestLog != nil {
+		// In-flight calls are done: write what they logged before the process goes.
+		_ = a.RequestLog.Flush(sctx)
+	}
 	return serveErr
 }
 
@@ -348,7 +381,8 @@ func (a *App) Serve(ctx context.Context, ls []Listener) error {
 // source holds a previous version) starts a re-encryption onto the new one.
 func (a *App) StartWorker(ctx context.Context) (*tasks.Worker, error) {
 	w := tasks.NewWorker(a.Redis, a.Keys, tasks.WorkerConfig{
-		Queue: a.Config.Worker.Queue, Concurrency: a.Config.Worker.Concurrency,
+		Connectors: a.Connectors,
+		Queue:      a.Config.Worker.Queue, Concurrency: a.Config.Worker.Concurrency,
 		KeySyncInterval: a.Config.Worker.KeySyncInterval.Duration, SweepInterval: a.Config.Worker.SweepInterval.Duration,
 		Logger: a.Logger,
 	})
@@ -363,8 +397,13 @@ func (a *App) StartWorker(ctx context.Context) (*tasks.Worker, error) {
 	return w, nil
 }
 
-// Close releases the database and Redis.
+// Close flushes the request log and releases the database and Redis.
 func (a *App) Close() {
+	if a.RequestLog != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = a.RequestLog.Close(ctx)
+		cancel()
+	}
 	if a.Redis != nil {
 		_ = a.Redis.Close()
 	}

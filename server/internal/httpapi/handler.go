@@ -19,6 +19,7 @@ import (
 	"github.com/authproxy/authproxy/server/internal/namespace"
 	"github.com/authproxy/authproxy/server/internal/problem"
 	"github.com/authproxy/authproxy/server/internal/proxy"
+	"github.com/authproxy/authproxy/server/internal/requestlog"
 )
 
 // MaxBodyBytes bounds every request body.
@@ -32,6 +33,7 @@ type Config struct {
 	Connectors  *connector.Service
 	Connections *connection.Service
 	Proxy       *proxy.Proxy
+	RequestLogs *requestlog.Service
 	Verifier    *authn.Verifier
 	// Audience is the service name tokens must carry in aud ("admin", "api").
 	Audience string
@@ -46,6 +48,7 @@ type Server struct {
 	connectors  *connector.Service
 	connections *connection.Service
 	proxy       *proxy.Proxy
+	requestLogs *requestlog.Service
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -61,7 +64,7 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	specYAML := api.SpecYAML
-	srv := &Server{namespaces: cfg.Namespaces, actors: cfg.Actors, keys: cfg.Keys, connectors: cfg.Connectors, connections: cfg.Connections, proxy: cfg.Proxy}
+	srv := &Server{namespaces: cfg.Namespaces, actors: cfg.Actors, keys: cfg.Keys, connectors: cfg.Connectors, connections: cfg.Connections, proxy: cfg.Proxy, requestLogs: cfg.RequestLogs}
 	strict := api.NewStrictHandlerWithOptions(srv, nil, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			writeProblem(w, r, problem.InvalidField("body", "%v", err))
@@ -96,7 +99,7 @@ func New(cfg Config) (http.Handler, error) {
 	apiRouter := mux.NewRouter()
 	apiRouter.NotFoundHandler = router.NotFoundHandler
 	apiRouter.MethodNotAllowedHandler = router.MethodNotAllowedHandler
-	apiRouter.Use(limitBody, authenticate(cfg.Verifier, cfg.Audience, cfg.Logger), singleJSONBody, validateRequests(spec))
+	apiRouter.Use(limitBody, authenticate(cfg.Verifier, cfg.Audience, cfg.Logger), correlate, singleJSONBody, validateRequests(spec))
 	api.HandlerWithOptions(strict, api.GorillaServerOptions{
 		BaseRouter: apiRouter,
 		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {

@@ -20,6 +20,7 @@ import (
 	"github.com/authproxy/authproxy/server/internal/connector/definition"
 	"github.com/authproxy/authproxy/server/internal/problem"
 	"github.com/authproxy/authproxy/server/internal/proxy/guard"
+	"github.com/authproxy/authproxy/server/internal/requestlog"
 )
 
 // MaxBody bounds buffered request and response bodies.
@@ -46,6 +47,22 @@ type Proxy struct {
 	// Client sends the requests; build it with NewClient so every dial is guarded and no
 	// redirect is followed.
 	Client *http.Client
+	// Recorder, when set, gets one entry per call of Do, whatever its outcome.
+	Recorder Recorder
+}
+
+// Recorder takes the request log entry of each proxied call; it must not block.
+type Recorder interface {
+	Record(requestlog.Entry)
+}
+
+// call is what one Do learned, for its log entry.
+type call struct {
+	class       string // requestlog error class
+	status      int    // the upstream's status, 0 without a response
+	respSize    int64
+	respType    string
+	apiKeyParam string // the connector's API-key query parameter, redacted in the URL
 }
 
 // NewClient returns an HTTP client whose dials go through d and which never follows
@@ -78,37 +95,67 @@ func cleanHeader(h http.Header) http.Header {
 	return out
 }
 
-// Do sends r through connection c.
+// Do sends r through connection c and, with a Recorder, logs the call.
 func (p *Proxy) Do(ctx context.Context, c *connection.Connection, r Request) (*Response, error) {
+	if p.Recorder == nil {
+		return p.do(ctx, c, r, &call{})
+	}
+	start := time.Now()
+	var info call
+	resp, err := p.do(ctx, c, r, &info)
+	if err != nil && info.class == "" {
+		info.class = requestlog.ClassInternal
+	}
+	caller := requestlog.CallerFrom(ctx)
+	p.Recorder.Record(requestlog.Entry{
+		Time: start, Namespace: c.Namespace, ConnectionID: c.ID, ConnectorID: c.ConnectorID, ConnectorVersion: c.ConnectorVersion,
+		ActorID: caller.ActorID, CorrelationID: caller.CorrelationID, Method: r.Method,
+		URL: requestlog.RedactRawURL(r.URL, info.apiKeyParam), Status: info.status, Duration: time.Since(start),
+		RequestSize: int64(len(r.Body)), ResponseSize: info.respSize, RequestContentType: r.Header.Get("Content-Type"),
+		ResponseContentType: info.respType, ErrorClass: info.class, Labels: c.Labels,
+	})
+	return resp, err
+}
+
+func (p *Proxy) do(ctx context.Context, c *connection.Connection, r Request, info *call) (*Response, error) {
 	if c.State != connection.Ready {
+		info.class = requestlog.ClassNotReady
 		return nil, problem.Conflict("connection %s is %s, not ready", c.ID, c.State)
 	}
 	def, err := p.Connections.Definition(ctx, c.ConnectorID, c.ConnectorVersion)
 	if err != nil {
 		return nil, err
 	}
+	if def.Auth.Type == definition.AuthAPIKey && def.Auth.APIKey.Placement == definition.PlaceQuery {
+		info.apiKeyParam = def.Auth.APIKey.QueryParam
+	}
 	target, err := url.Parse(r.URL)
 	if err != nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" || target.User != nil {
+		info.class = requestlog.ClassInvalidRequest
 		return nil, problem.InvalidField("url", "must be an absolute http or https URL without credentials")
 	}
 	if target.Fragment != "" {
+		info.class = requestlog.ClassInvalidRequest
 		return nil, problem.InvalidField("url", "must not have a fragment")
 	}
 	allowed := make([]string, 0, len(def.Upstream.AllowedURLs))
 	for _, a := range def.Upstream.AllowedURLs {
 		u, err := definition.Render(a, c.Config)
 		if err != nil {
+			info.class = requestlog.ClassNotReady
 			return nil, problem.Conflict("connection %s cannot use connector %s version %d: %v", c.ID, c.ConnectorID, c.ConnectorVersion, err)
 		}
 		allowed = append(allowed, u)
 	}
 	if len(allowed) == 0 || !definition.Allowed(allowed, target.String()) {
+		info.class = requestlog.ClassNotAllowed
 		return nil, problem.Forbidden("%s is not under the connector's allowed upstream URLs (%s)", redact(target), strings.Join(allowed, ", "))
 	}
 	ctx, cancel := context.WithTimeout(ctx, def.Upstream.Timeout.Duration)
 	defer cancel()
 	out, err := http.NewRequestWithContext(ctx, r.Method, target.String(), bytes.NewReader(r.Body))
 	if err != nil {
+		info.class = requestlog.ClassInvalidRequest
 		return nil, problem.InvalidField("method", "%v", err)
 	}
 	out.Header = cleanHeader(r.Header)
@@ -120,23 +167,31 @@ func (p *Proxy) Do(ctx context.Context, c *connection.Connection, r Request) (*R
 			return nil, err
 		}
 		if creds == nil {
+			info.class = requestlog.ClassNotReady
 			return nil, problem.Conflict("connection %s has no credentials", c.ID)
 		}
 		if err := inject(out, def, creds); err != nil {
+			info.class = requestlog.ClassNotReady
 			return nil, err
 		}
 	}
 	start := time.Now()
 	resp, err := p.Client.Do(out)
 	if err != nil {
+		info.class = errorClass(err)
 		return nil, upstreamError(err, target, time.Since(start))
 	}
 	defer resp.Body.Close()
+	info.status = resp.StatusCode
+	info.respType = resp.Header.Get("Content-Type")
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+	info.respSize = int64(len(body))
 	if err != nil {
+		info.class = errorClass(err)
 		return nil, upstreamError(err, target, time.Since(start))
 	}
 	if len(body) > MaxBody {
+		info.class = requestlog.ClassUpstreamError
 		return nil, problem.New(http.StatusBadGateway, "the upstream's response body is larger than %d bytes", MaxBody)
 	}
 	return &Response{Status: resp.StatusCode, Header: cleanHeader(resp.Header), Body: body}, nil
@@ -166,15 +221,28 @@ func inject(r *http.Request, def *definition.Definition, creds *connection.Crede
 	return nil
 }
 
-// upstreamError maps a failed call: a refused dial is 403, a timeout 504, anything else 502.
-// Messages name the host, never the query (which may carry an API key).
-func upstreamError(err error, target *url.URL, took time.Duration) error {
+// errorClass is the request log class of a failed upstream call, as upstreamError maps it.
+func errorClass(err error) string {
 	var refused *guard.RefusedError
 	if errors.As(err, &refused) {
-		return problem.Forbidden("%v", refused)
+		return requestlog.ClassRefused
 	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return requestlog.ClassTimeout
+	}
+	return requestlog.ClassUpstreamError
+}
+
+// upstreamError maps a failed call: a refused dial is 403, a timeout 504, anything else 502.
+// Messages name the host, never the query (which may carry an API key).
+func upstreamError(err error, target *url.URL, took time.Duration) error {
+	switch errorClass(err) {
+	case requestlog.ClassRefused:
+		var refused *guard.RefusedError
+		errors.As(err, &refused)
+		return problem.Forbidden("%v", refused)
+	case requestlog.ClassTimeout:
 		return problem.New(http.StatusGatewayTimeout, "the upstream %s did not answer within the connector's timeout (%s)", target.Host, took.Round(time.Millisecond))
 	}
 	return problem.New(http.StatusBadGateway, "calling the upstream %s failed: %s", target.Host, cause(err))

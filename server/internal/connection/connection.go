@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -105,6 +106,17 @@ type Service struct {
 	DB         *gorm.DB
 	Keys       Sealer
 	Connectors *connector.Service
+	// CacheTTL bounds how long another replica's change takes to reach this one
+	// (default DefaultCacheTTL); set it before the first call.
+	CacheTTL time.Duration
+
+	cacheOnce sync.Once
+	mem       *cache
+}
+
+func (s *Service) cache() *cache {
+	s.cacheOnce.Do(func() { s.mem = newCache(s.CacheTTL) })
+	return s.mem
 }
 
 // NotFound is the error for a connection that does not exist or the caller may not see.
@@ -156,6 +168,9 @@ func checkConfig(def *definition.Definition, cfg map[string]string) []problem.Fi
 
 // Definition returns the parsed definition of a connector version.
 func (s *Service) Definition(ctx context.Context, connectorID string, version int) (*definition.Definition, error) {
+	if d, ok := s.cache().definition(connectorID, version); ok {
+		return d, nil
+	}
 	v, err := s.Connectors.GetVersion(ctx, connectorID, version)
 	if err != nil {
 		return nil, err
@@ -163,6 +178,9 @@ func (s *Service) Definition(ctx context.Context, connectorID string, version in
 	p, errs := definition.Parse(v.Definition)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("connection: stored definition of %s version %d no longer parses: %v", connectorID, version, errs)
+	}
+	if v.PublishedAt != nil { // a published definition never changes
+		s.cache().putDefinition(connectorID, version, p.Definition)
 	}
 	return p.Definition, nil
 }
@@ -264,6 +282,17 @@ func LiveOn(tx *gorm.DB, connectorID string, version int) (int64, error) {
 
 // Credentials decrypts the credentials of a connection (nil when it has none).
 func (s *Service) Credentials(ctx context.Context, connectionID string) (*Credentials, error) {
+	if c, ok := s.cache().credentials(connectionID); ok {
+		return c, nil
+	}
+	c, err := s.loadCredentials(ctx, connectionID)
+	if err == nil {
+		s.cache().putCredentials(connectionID, c)
+	}
+	return c, err
+}
+
+func (s *Service) loadCredentials(ctx context.Context, connectionID string) (*Credentials, error) {
 	var r row
 	err := s.DB.WithContext(ctx).Where("id = ?", connectionID).Take(&r).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -289,6 +318,17 @@ func (s *Service) Credentials(ctx context.Context, connectionID string) (*Creden
 
 // Get returns a connection.
 func (s *Service) Get(ctx context.Context, connectionID string) (*Connection, error) {
+	if c, ok := s.cache().conn(connectionID); ok {
+		return &c, nil
+	}
+	c, err := s.load(ctx, connectionID)
+	if err == nil {
+		s.cache().putConn(*c)
+	}
+	return c, err
+}
+
+func (s *Service) load(ctx context.Context, connectionID string) (*Connection, error) {
 	var r row
 	err := s.DB.WithContext(ctx).Where("id = ?", connectionID).Take(&r).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -341,6 +381,7 @@ func (s *Service) Update(ctx context.Context, connectionID string, lbls, annotat
 		}
 		return err
 	})
+	s.cache().forget(connectionID)
 	if err != nil {
 		return nil, err
 	}
@@ -373,6 +414,7 @@ func (s *Service) SetAPIKey(ctx context.Context, connectionID, apiKey string) (*
 	if res.Error != nil {
 		return nil, res.Error
 	}
+	s.cache().forget(c.ID)
 	if res.RowsAffected == 0 {
 		return nil, NotFound()
 	}
@@ -387,6 +429,7 @@ func (s *Service) Disconnect(ctx context.Context, connectionID string) (*Connect
 	if res.Error != nil {
 		return nil, res.Error
 	}
+	s.cache().forget(connectionID)
 	if res.RowsAffected == 0 {
 		return nil, NotFound()
 	}
@@ -395,6 +438,7 @@ func (s *Service) Disconnect(ctx context.Context, connectionID string) (*Connect
 
 // Delete removes a disconnected connection.
 func (s *Service) Delete(ctx context.Context, connectionID string) error {
+	defer s.cache().forget(connectionID)
 	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var r row
 		err := tx.Where("id = ?", connectionID).Take(&r).Error

@@ -66,9 +66,10 @@ fuzz: ## Fuzz every target for FUZZTIME each (the seed corpora also run in `make
 	$(GO) test -run=NONE -fuzz=FuzzCheckAddr      -fuzztime=$(FUZZTIME) ./server/internal/proxy/guard/
 
 .PHONY: bench
-bench: ## Benchmarks: permission checks, JWT verification, envelope encryption, re-encryption (Postgres too when AUTHPROXY_TEST_POSTGRES_DSN is set); see docs/benchmarks.md
+bench: ## Benchmarks: permission checks, JWT verification, envelope encryption, re-encryption, the proxy against a bare reverse proxy (Postgres too when AUTHPROXY_TEST_POSTGRES_DSN is set); see docs/benchmarks.md
 	$(GO) test -run=NONE -bench=. -benchmem ./server/internal/authz/ ./server/internal/authn/ ./server/internal/encrypt/
 	$(GO) test -run=NONE -bench=Reencrypt -benchtime=2x -timeout=30m ./server/internal/keys/
+	$(GO) test -run=NONE -bench=Proxy -benchtime=1x ./server/integration/
 
 .PHONY: migrate
 migrate: ## Apply migrations to the database of AUTHPROXY_CONFIG (dev database without it)

@@ -393,6 +393,11 @@ type Connection struct {
 	// Annotations Free-form annotations (Kubernetes key rules; values up to 256 KiB in total).
 	Annotations Annotations `json:"annotations"`
 
+	// AuthorizeUrl Only in the answer to creating an OAuth2 authorization code connection: the public
+	// service URL to send the user to in a browser to authorize the connection (single
+	// use, valid for 10 minutes).
+	AuthorizeUrl *string `json:"authorizeUrl,omitempty"`
+
 	// Config Values of the connector's config fields (such as a subdomain).
 	Config      map[string]string `json:"config"`
 	ConnectorId ConnectorId       `json:"connectorId"`
@@ -1273,9 +1278,12 @@ type ClientInterface interface {
 	// CreateConnectionWithBody Connect an account on the connector's primary version (connections:create in the namespace).
 	//
 	// For `api_key` connectors the key is given here (write-only, stored encrypted, never
-	// returned) and the connection is `ready`; for `none` it is `ready` at once. OAuth2
-	// connectors are connected through the public service's authorization flow (not yet
-	// available: 409).
+	// returned) and the connection is `ready`; for `none` it is `ready` at once. For OAuth2
+	// connectors with the client credentials grant the token is fetched at once (the
+	// connection is `ready`, or nothing is created and the answer is 502). For the
+	// authorization code grant the connection is created in state `setup` and the answer
+	// carries `authorizeUrl`: send the user there (the public service redirects to the
+	// provider and takes the callback); it is valid for 10 minutes and once.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1285,9 +1293,12 @@ type ClientInterface interface {
 	// CreateConnection Connect an account on the connector's primary version (connections:create in the namespace).
 	//
 	// For `api_key` connectors the key is given here (write-only, stored encrypted, never
-	// returned) and the connection is `ready`; for `none` it is `ready` at once. OAuth2
-	// connectors are connected through the public service's authorization flow (not yet
-	// available: 409).
+	// returned) and the connection is `ready`; for `none` it is `ready` at once. For OAuth2
+	// connectors with the client credentials grant the token is fetched at once (the
+	// connection is `ready`, or nothing is created and the answer is 502). For the
+	// authorization code grant the connection is created in state `setup` and the answer
+	// carries `authorizeUrl`: send the user there (the public service redirects to the
+	// provider and takes the callback); it is valid for 10 minutes and once.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1798,9 +1809,12 @@ func (c *Client) ListConnections(ctx context.Context, params *ListConnectionsPar
 // CreateConnectionWithBody Connect an account on the connector's primary version (connections:create in the namespace).
 //
 // For `api_key` connectors the key is given here (write-only, stored encrypted, never
-// returned) and the connection is `ready`; for `none` it is `ready` at once. OAuth2
-// connectors are connected through the public service's authorization flow (not yet
-// available: 409).
+// returned) and the connection is `ready`; for `none` it is `ready` at once. For OAuth2
+// connectors with the client credentials grant the token is fetched at once (the
+// connection is `ready`, or nothing is created and the answer is 502). For the
+// authorization code grant the connection is created in state `setup` and the answer
+// carries `authorizeUrl`: send the user there (the public service redirects to the
+// provider and takes the callback); it is valid for 10 minutes and once.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1820,9 +1834,12 @@ func (c *Client) CreateConnectionWithBody(ctx context.Context, contentType strin
 // CreateConnection Connect an account on the connector's primary version (connections:create in the namespace).
 //
 // For `api_key` connectors the key is given here (write-only, stored encrypted, never
-// returned) and the connection is `ready`; for `none` it is `ready` at once. OAuth2
-// connectors are connected through the public service's authorization flow (not yet
-// available: 409).
+// returned) and the connection is `ready`; for `none` it is `ready` at once. For OAuth2
+// connectors with the client credentials grant the token is fetched at once (the
+// connection is `ready`, or nothing is created and the answer is 502). For the
+// authorization code grant the connection is created in state `setup` and the answer
+// carries `authorizeUrl`: send the user there (the public service redirects to the
+// provider and takes the callback); it is valid for 10 minutes and once.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5388,9 +5405,12 @@ type ClientWithResponsesInterface interface {
 	// CreateConnectionWithBodyWithResponse Connect an account on the connector's primary version (connections:create in the namespace).
 	//
 	// For `api_key` connectors the key is given here (write-only, stored encrypted, never
-	// returned) and the connection is `ready`; for `none` it is `ready` at once. OAuth2
-	// connectors are connected through the public service's authorization flow (not yet
-	// available: 409).
+	// returned) and the connection is `ready`; for `none` it is `ready` at once. For OAuth2
+	// connectors with the client credentials grant the token is fetched at once (the
+	// connection is `ready`, or nothing is created and the answer is 502). For the
+	// authorization code grant the connection is created in state `setup` and the answer
+	// carries `authorizeUrl`: send the user there (the public service redirects to the
+	// provider and takes the callback); it is valid for 10 minutes and once.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5400,9 +5420,12 @@ type ClientWithResponsesInterface interface {
 	// CreateConnectionWithResponse Connect an account on the connector's primary version (connections:create in the namespace).
 	//
 	// For `api_key` connectors the key is given here (write-only, stored encrypted, never
-	// returned) and the connection is `ready`; for `none` it is `ready` at once. OAuth2
-	// connectors are connected through the public service's authorization flow (not yet
-	// available: 409).
+	// returned) and the connection is `ready`; for `none` it is `ready` at once. For OAuth2
+	// connectors with the client credentials grant the token is fetched at once (the
+	// connection is `ready`, or nothing is created and the answer is 502). For the
+	// authorization code grant the connection is created in state `setup` and the answer
+	// carries `authorizeUrl`: send the user there (the public service redirects to the
+	// provider and takes the callback); it is valid for 10 minutes and once.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8350,9 +8373,12 @@ func (c *ClientWithResponses) ListConnectionsWithResponse(ctx context.Context, p
 // CreateConnectionWithBodyWithResponse Connect an account on the connector's primary version (connections:create in the namespace).
 //
 // For `api_key` connectors the key is given here (write-only, stored encrypted, never
-// returned) and the connection is `ready`; for `none` it is `ready` at once. OAuth2
-// connectors are connected through the public service's authorization flow (not yet
-// available: 409).
+// returned) and the connection is `ready`; for `none` it is `ready` at once. For OAuth2
+// connectors with the client credentials grant the token is fetched at once (the
+// connection is `ready`, or nothing is created and the answer is 502). For the
+// authorization code grant the connection is created in state `setup` and the answer
+// carries `authorizeUrl`: send the user there (the public service redirects to the
+// provider and takes the callback); it is valid for 10 minutes and once.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -8368,9 +8394,12 @@ func (c *ClientWithResponses) CreateConnectionWithBodyWithResponse(ctx context.C
 // CreateConnectionWithResponse Connect an account on the connector's primary version (connections:create in the namespace).
 //
 // For `api_key` connectors the key is given here (write-only, stored encrypted, never
-// returned) and the connection is `ready`; for `none` it is `ready` at once. OAuth2
-// connectors are connected through the public service's authorization flow (not yet
-// available: 409).
+// returned) and the connection is `ready`; for `none` it is `ready` at once. For OAuth2
+// connectors with the client credentials grant the token is fetched at once (the
+// connection is `ready`, or nothing is created and the answer is 502). For the
+// authorization code grant the connection is created in state `setup` and the answer
+// carries `authorizeUrl`: send the user there (the public service redirects to the
+// provider and takes the callback); it is valid for 10 minutes and once.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

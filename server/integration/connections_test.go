@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,13 +95,17 @@ func TestConnectionsAPIKey(t *testing.T) {
 		call(c.DemoteConnectorWithResponse(t.Context(), open.Id)).want(t, http.StatusOK)
 		call(c.CreateConnectionWithResponse(t.Context(), sdk.ConnectionCreate{Namespace: "root.apps", ConnectorId: open.Id})).
 			problem(t, http.StatusConflict, "", "no primary version")
-		// OAuth2 connections need the authorization flow, which is not offered yet.
+		// OAuth2 authorization code connections start in setup, with the URL to authorize them
+		// through the public service (the whole flow is in oauth2_test.go).
 		gh := mkConnector(t, c, "root", "github")
 		ghSrc, _ := os.ReadFile("../../examples/connectors/github.yaml")
 		gv := mkConnectorVersion(t, c, gh.Id, string(ghSrc), strPtr("client-secret"))
 		call(c.PromoteConnectorVersionWithResponse(t.Context(), gh.Id, gv.Version)).want(t, http.StatusOK)
-		call(c.CreateConnectionWithResponse(t.Context(), sdk.ConnectionCreate{Namespace: "root.apps", ConnectorId: gh.Id})).
-			problem(t, http.StatusConflict, "", "authorization flow")
+		oc := call(c.CreateConnectionWithResponse(t.Context(), sdk.ConnectionCreate{Namespace: "root.apps", ConnectorId: gh.Id})).
+			want(t, http.StatusCreated).JSON201
+		if oc.State != sdk.ConnectionSetup || oc.AuthorizeUrl == nil || !strings.HasPrefix(*oc.AuthorizeUrl, h.s.PublicURL+"/oauth2/redirect?state=") {
+			t.Fatalf("oauth2 connection: state %s, authorizeUrl %v", oc.State, oc.AuthorizeUrl)
+		}
 	})
 }
 

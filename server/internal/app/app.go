@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -32,6 +33,8 @@ import (
 	"github.com/authproxy/authproxy/server/internal/httpapi"
 	"github.com/authproxy/authproxy/server/internal/keys"
 	"github.com/authproxy/authproxy/server/internal/namespace"
+	"github.com/authproxy/authproxy/server/internal/oauth2"
+	"github.com/authproxy/authproxy/server/internal/oauthflow"
 	"github.com/authproxy/authproxy/server/internal/problem"
 	"github.com/authproxy/authproxy/server/internal/proxy"
 	"github.com/authproxy/authproxy/server/internal/proxy/guard"
@@ -70,8 +73,25 @@ type App struct {
 	RequestLog  *requestlog.Writer
 	RequestLogs *requestlog.Service
 
-	metrics *httpapi.Metrics
-	mini    *miniredis.Miniredis
+	// Refresher refreshes OAuth2 tokens, once per connection across replicas.
+	Refresher *oauth2.Refresher
+	// OAuth2Flow runs the authorization code flow through the public service.
+	OAuth2Flow *oauthflow.Flow
+
+	metrics     *httpapi.Metrics
+	mini        *miniredis.Miniredis
+	boundPublic atomic.Pointer[string]
+}
+
+// PublicURL is the base URL of the public service: the configured publicUrl, or in dev mode
+// "http://" + the address the public service is bound to.
+func (a *App) PublicURL() string {
+	if a.Config.PublicURL == "" && a.Config.Dev {
+		if p := a.boundPublic.Load(); p != nil {
+			return *p
+		}
+	}
+	return a.Config.PublicBaseURL()
 }
 
 // New opens the database and Redis and builds the services. In dev mode (or with
@@ -131,6 +151,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		policy.AllowedCIDRs = append(policy.AllowedCIDRs, netip.MustParsePrefix(p)) // checked by config.Validate
 	}
 	a.Proxy = &proxy.Proxy{Connections: a.Connections, Client: proxy.NewClient(&guard.Dialer{Policy: policy})}
+	// Token, refresh and revocation requests go through the same guarded client.
+	a.Connections.HTTPClient = a.Proxy.Client
+	a.Connections.Logger = logger
+	a.Refresher = &oauth2.Refresher{Store: a.Connections, Redis: a.Redis}
+	a.Proxy.Refresher = a.Refresher
+	a.OAuth2Flow = &oauthflow.Flow{Connections: a.Connections, Redis: a.Redis, PublicURL: a.PublicURL, Logger: logger}
 	a.Namespaces = &namespace.Service{DB: db, Dependents: []namespace.Dependent{actor.Dependent, keys.Dependent, keys.AssignmentDependent, connector.Dependent, connection.Dependent}}
 	a.Verifier = &authn.Verifier{
 		Actors:       a.Actors,
@@ -263,12 +289,15 @@ func (a *App) Handler(service string) (http.Handler, error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
 	switch service {
 	case API, Admin:
-		h, err := httpapi.New(httpapi.Config{Namespaces: a.Namespaces, Actors: a.Actors, Keys: a.Keys, Connectors: a.Connectors, Connections: a.Connections, Proxy: a.Proxy, RequestLogs: a.RequestLogs, Verifier: a.Verifier, Audience: service, Logger: a.Logger})
+		h, err := httpapi.New(httpapi.Config{OAuth2Flow: a.OAuth2Flow, Namespaces: a.Namespaces, Actors: a.Actors, Keys: a.Keys, Connectors: a.Connectors, Connections: a.Connections, Proxy: a.Proxy, RequestLogs: a.RequestLogs, Verifier: a.Verifier, Audience: service, Logger: a.Logger})
 		if err != nil {
 			return nil, err
 		}
 		mux.Handle("/", h)
 	case Public, Worker:
+		if service == Public {
+			a.OAuth2Flow.Register(mux)
+		}
 		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 			problem.Write(w, problem.NotFound("no route for %s %s on the %s service", r.Method, r.URL.Path, service))
 		})
@@ -300,6 +329,10 @@ func (a *App) Listen(services []string) ([]Listener, error) {
 			return nil, fmt.Errorf("%s service: %w", s, err)
 		}
 		out = append(out, Listener{Service: s, Listener: l})
+		if s == Public {
+			u := "http://" + l.Addr().String()
+			a.boundPublic.Store(&u)
+		}
 	}
 	return out, nil
 }

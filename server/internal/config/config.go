@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -38,6 +39,22 @@ type Config struct {
 	Worker Worker `yaml:"worker"`
 	// Proxy configures the authenticating proxy.
 	Proxy Proxy `yaml:"proxy"`
+	// PublicURL is the base URL under which browsers reach the public service (OAuth2
+	// redirect URIs are <publicUrl>/oauth2/callback). Empty in dev mode means
+	// "http://" + listen.public; required outside dev mode for OAuth2 connectors.
+	PublicURL string `yaml:"publicUrl"`
+}
+
+// PublicBaseURL is PublicURL without a trailing slash, or in dev mode "http://" + the public
+// listen address; "" when neither applies.
+func (c Config) PublicBaseURL() string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	if c.Dev && c.Listen.Public != "" {
+		return "http://" + c.Listen.Public
+	}
+	return ""
 }
 
 // Proxy configures which addresses the proxy may call. By default only public addresses:
@@ -183,6 +200,7 @@ func applyEnv(cfg *Config, lookup func(string) (string, bool)) error {
 		"AUTHPROXY_LOG_FORMAT":         &cfg.Log.Format,
 		"AUTHPROXY_LOG_LEVEL":          &cfg.Log.Level,
 		"AUTHPROXY_DATA_DIR":           &cfg.DataDir,
+		"AUTHPROXY_PUBLIC_URL":         &cfg.PublicURL,
 	}
 	for name, dst := range str {
 		if v, ok := lookup(name); ok && v != "" {
@@ -266,6 +284,11 @@ func (c Config) Validate() error {
 	for _, p := range c.Proxy.AllowedCIDRs {
 		if _, err := netip.ParsePrefix(p); err != nil {
 			return fmt.Errorf("config: proxy.allowedCidrs: %q is not a CIDR prefix such as 10.1.0.0/16", p)
+		}
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("config: publicUrl %q must be an absolute http(s) URL without query, such as https://auth.example.com", c.PublicURL)
 		}
 	}
 	if c.Worker.Queue == "" {

@@ -2,8 +2,11 @@
 // version, with its state (setup → ready; failed; disconnecting → disconnected), health and
 // encrypted credentials.
 //
-// Today API-key and no-auth connectors connect through the API; OAuth2 connectors need the
-// authorization flow of the public service, which is not built yet.
+// API-key and no-auth connectors connect through the API; OAuth2 client credentials
+// connections get their token at creation; OAuth2 authorization code connections start in
+// setup and get their token from the authorization flow of the public service (package
+// oauthflow), stored through Save, which with Load makes the service the oauth2.Store of
+// the token refresher.
 package connection
 
 import (
@@ -11,6 +14,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"regexp"
 	"sync"
 	"time"
@@ -22,6 +27,7 @@ import (
 	"github.com/authproxy/authproxy/server/internal/encrypt"
 	"github.com/authproxy/authproxy/server/internal/id"
 	"github.com/authproxy/authproxy/server/internal/namespace"
+	"github.com/authproxy/authproxy/server/internal/oauth2"
 	"github.com/authproxy/authproxy/server/internal/problem"
 	"github.com/authproxy/authproxy/server/internal/store"
 )
@@ -79,6 +85,16 @@ type Connection struct {
 // Credentials are the secrets of a connection, stored as one encrypted JSON document.
 type Credentials struct {
 	APIKey string `json:"apiKey,omitempty"`
+	// OAuth2 is the OAuth2 token in the storage form of oauth2.Token.Marshal.
+	OAuth2 json.RawMessage `json:"oauth2,omitempty"`
+}
+
+// OAuth2Token decodes the OAuth2 token (nil when the credentials hold none).
+func (c *Credentials) OAuth2Token() (*oauth2.Token, error) {
+	if c == nil || len(c.OAuth2) == 0 {
+		return nil, nil
+	}
+	return oauth2.UnmarshalToken(c.OAuth2)
 }
 
 type row struct {
@@ -92,6 +108,8 @@ type row struct {
 	Config           string
 	Annotations      string
 	Credentials      *string
+	TokenGeneration  int64
+	TokenExpiresAt   *time.Time
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
 }
@@ -106,6 +124,12 @@ type Service struct {
 	DB         *gorm.DB
 	Keys       Sealer
 	Connectors *connector.Service
+	// HTTPClient carries the OAuth2 exchanges (token, revocation); nil means
+	// http.DefaultClient. The app passes the proxy's guarded client.
+	HTTPClient *http.Client
+	// Logger receives what fails without failing the call (revocation); nil means
+	// slog.Default().
+	Logger *slog.Logger
 	// CacheTTL bounds how long another replica's change takes to reach this one
 	// (default DefaultCacheTTL); set it before the first call.
 	CacheTTL time.Duration
@@ -226,13 +250,38 @@ func (s *Service) Create(ctx context.Context, n New) (*Connection, error) {
 		if n.APIKey != nil {
 			return nil, problem.InvalidField("apiKey", "connector %s takes no credentials", c.ID)
 		}
-	case definition.AuthOAuth2:
-		return nil, problem.Conflict("connector %s uses OAuth2: its connections are made through the authorization flow of the public service, which this server does not offer yet", c.ID)
 	}
 	now := time.Now().UTC()
 	r := row{ID: id.New(IDPrefix), Namespace: n.Namespace, ConnectorID: c.ID, ConnectorVersion: c.PrimaryVersion,
 		State: Ready, Health: HealthUnknown, Config: store.EncodeMap(n.Config), Annotations: store.EncodeMap(n.Annotations),
 		CreatedAt: now, UpdatedAt: now}
+	if def.Auth.Type == definition.AuthOAuth2 {
+		if n.APIKey != nil {
+			return nil, problem.InvalidField("apiKey", "connector %s authenticates with OAuth2, not an API key", c.ID)
+		}
+		if def.Auth.OAuth2.Grant == definition.GrantClientCredentials {
+			// The token is fetched at once; nothing is written when that fails.
+			cl, err := s.OAuth2Client(ctx, c.ID, c.PrimaryVersion, n.Config)
+			if err != nil {
+				return nil, err
+			}
+			tok, err := cl.ClientCredentials(ctx)
+			if err != nil {
+				return nil, problem.New(http.StatusBadGateway, "connector %s: fetching a token with the client credentials grant failed: %v", c.ID, err)
+			}
+			b, err := tok.Marshal()
+			if err != nil {
+				return nil, err
+			}
+			creds = &Credentials{OAuth2: b}
+			r.TokenGeneration = 1
+			r.TokenExpiresAt = expiresAt(tok)
+			r.Health = HealthHealthy
+		} else {
+			// The authorization flow of the public service stores the token (see Save).
+			r.State = Setup
+		}
+	}
 	if err := s.seal(ctx, &r, creds); err != nil {
 		return nil, err
 	}
@@ -424,8 +473,9 @@ func (s *Service) SetAPIKey(ctx context.Context, connectionID, apiKey string) (*
 // Disconnect deletes the connection's credentials; it becomes disconnected. Disconnecting
 // a disconnected connection changes nothing.
 func (s *Service) Disconnect(ctx context.Context, connectionID string) (*Connection, error) {
+	s.revoke(ctx, connectionID)
 	res := s.DB.WithContext(ctx).Model(&row{}).Where("id = ?", connectionID).
-		Updates(map[string]any{"credentials": nil, "state": Disconnected, "updated_at": time.Now().UTC()})
+		Updates(map[string]any{"credentials": nil, "state": Disconnected, "token_expires_at": nil, "updated_at": time.Now().UTC()})
 	if res.Error != nil {
 		return nil, res.Error
 	}

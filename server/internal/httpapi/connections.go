@@ -88,7 +88,25 @@ func (s *Server) CreateConnection(ctx context.Context, req api.CreateConnectionR
 	if err != nil {
 		return nil, err
 	}
-	return api.CreateConnection201JSONResponse(toAPIConnection(c)), nil
+	out := toAPIConnection(c)
+	if c.State == connection.Setup {
+		// An OAuth2 authorization code connection: the user authorizes it through the
+		// public service.
+		if s.oauth2Flow == nil {
+			return nil, problem.Conflict("OAuth2 authorization is not available on this server")
+		}
+		var actorID string
+		if caller := CallerFrom(ctx); caller != nil && caller.Principal != nil {
+			actorID = caller.Principal.ID
+		}
+		u, err := s.oauth2Flow.Begin(ctx, c, actorID)
+		if err != nil {
+			_ = s.connections.MarkFailed(context.WithoutCancel(ctx), c.ID, "starting the OAuth2 authorization failed")
+			return nil, err
+		}
+		setAuthorizeURL(&out, u)
+	}
+	return api.CreateConnection201JSONResponse(out), nil
 }
 
 // GetConnection implements GET /api/v1/connections/{id}.
@@ -191,3 +209,5 @@ func (s *Server) ProxyConnection(ctx context.Context, req api.ProxyConnectionReq
 	}
 	return out, nil
 }
+
+func setAuthorizeURL(c *api.Connection, u string) { c.AuthorizeUrl = &u }

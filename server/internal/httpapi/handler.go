@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
@@ -35,6 +36,8 @@ type Config struct {
 	Proxy       *proxy.Proxy
 	RequestLogs *requestlog.Service
 	Verifier    *authn.Verifier
+	// OAuth2Flow starts the authorization code flow of new OAuth2 connections.
+	OAuth2Flow OAuth2Flow
 	// Audience is the service name tokens must carry in aud ("admin", "api").
 	Audience string
 	Logger   *slog.Logger
@@ -49,6 +52,14 @@ type Server struct {
 	connections *connection.Service
 	proxy       *proxy.Proxy
 	requestLogs *requestlog.Service
+	oauth2Flow  OAuth2Flow
+}
+
+// OAuth2Flow starts an authorization code flow (package oauthflow implements it).
+type OAuth2Flow interface {
+	// Begin returns the public service URL to send the user to for connection c, on behalf
+	// of actorID.
+	Begin(ctx context.Context, c *connection.Connection, actorID string) (string, error)
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -64,7 +75,7 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	specYAML := api.SpecYAML
-	srv := &Server{namespaces: cfg.Namespaces, actors: cfg.Actors, keys: cfg.Keys, connectors: cfg.Connectors, connections: cfg.Connections, proxy: cfg.Proxy, requestLogs: cfg.RequestLogs}
+	srv := &Server{namespaces: cfg.Namespaces, actors: cfg.Actors, keys: cfg.Keys, connectors: cfg.Connectors, connections: cfg.Connections, proxy: cfg.Proxy, requestLogs: cfg.RequestLogs, oauth2Flow: cfg.OAuth2Flow}
 	strict := api.NewStrictHandlerWithOptions(srv, nil, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			writeProblem(w, r, problem.InvalidField("body", "%v", err))

@@ -18,6 +18,7 @@ import (
 
 	"github.com/authproxy/authproxy/server/internal/connection"
 	"github.com/authproxy/authproxy/server/internal/connector/definition"
+	"github.com/authproxy/authproxy/server/internal/oauth2"
 	"github.com/authproxy/authproxy/server/internal/problem"
 	"github.com/authproxy/authproxy/server/internal/proxy/guard"
 	"github.com/authproxy/authproxy/server/internal/requestlog"
@@ -49,6 +50,9 @@ type Proxy struct {
 	Client *http.Client
 	// Recorder, when set, gets one entry per call of Do, whatever its outcome.
 	Recorder Recorder
+	// Refresher hands out OAuth2 tokens, refreshing them once across replicas; without it
+	// OAuth2 connections work until their token expires and are then refused with 503.
+	Refresher *oauth2.Refresher
 }
 
 // Recorder takes the request log entry of each proxied call; it must not block.
@@ -153,15 +157,30 @@ func (p *Proxy) do(ctx context.Context, c *connection.Connection, r Request, inf
 	}
 	ctx, cancel := context.WithTimeout(ctx, def.Upstream.Timeout.Duration)
 	defer cancel()
-	out, err := http.NewRequestWithContext(ctx, r.Method, target.String(), bytes.NewReader(r.Body))
-	if err != nil {
-		info.class = requestlog.ClassInvalidRequest
-		return nil, problem.InvalidField("method", "%v", err)
+	build := func() (*http.Request, error) {
+		out, err := http.NewRequestWithContext(ctx, r.Method, target.String(), bytes.NewReader(r.Body))
+		if err != nil {
+			info.class = requestlog.ClassInvalidRequest
+			return nil, problem.InvalidField("method", "%v", err)
+		}
+		out.Header = cleanHeader(r.Header)
+		out.Header.Del("Authorization")
+		out.ContentLength = int64(len(r.Body))
+		return out, nil
 	}
-	out.Header = cleanHeader(r.Header)
-	out.Header.Del("Authorization")
-	out.ContentLength = int64(len(r.Body))
-	if def.Auth.Type != definition.AuthNone {
+	out, err := build()
+	if err != nil {
+		return nil, err
+	}
+	var o *oauthCall
+	if def.Auth.Type == definition.AuthOAuth2 {
+		o = &oauthCall{p: p, c: c, def: def, info: info}
+		tok, err := o.token(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	} else if def.Auth.Type != definition.AuthNone {
 		creds, err := p.Connections.Credentials(ctx, c.ID)
 		if err != nil {
 			return nil, err
@@ -180,6 +199,24 @@ func (p *Proxy) do(ctx context.Context, c *connection.Connection, r Request, inf
 	if err != nil {
 		info.class = errorClass(err)
 		return nil, upstreamError(err, target, time.Since(start))
+	}
+	if o != nil && resp.StatusCode == http.StatusUnauthorized {
+		// The upstream refused the token: one forced refresh, one replay (the body is held
+		// in memory, so it can always be sent again).
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		tok, err := o.forceRefresh(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if out, err = build(); err != nil {
+			return nil, err
+		}
+		out.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		if resp, err = p.Client.Do(out); err != nil {
+			info.class = errorClass(err)
+			return nil, upstreamError(err, target, time.Since(start))
+		}
 	}
 	defer resp.Body.Close()
 	info.status = resp.StatusCode
@@ -215,8 +252,6 @@ func inject(r *http.Request, def *definition.Definition, creds *connection.Crede
 			r.SetBasicAuth(k.Username, creds.APIKey)
 		}
 		return nil
-	case definition.AuthOAuth2:
-		return problem.Conflict("OAuth2 connections cannot be proxied yet")
 	}
 	return nil
 }

@@ -1,0 +1,178 @@
+package connection
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/authproxy/authproxy/server/internal/connector/definition"
+	"github.com/authproxy/authproxy/server/internal/oauth2"
+	"github.com/authproxy/authproxy/server/internal/problem"
+)
+
+// The connection service is the token store of the OAuth2 refresher.
+var _ oauth2.Store = (*Service)(nil)
+
+// OAuth2Client builds the OAuth2 client of a connector version for a connection's config
+// (it reads and decrypts the version's client secret: not for every request).
+func (s *Service) OAuth2Client(ctx context.Context, connectorID string, version int, config map[string]string) (*oauth2.Client, error) {
+	def, err := s.Definition(ctx, connectorID, version)
+	if err != nil {
+		return nil, err
+	}
+	if def.Auth.Type != definition.AuthOAuth2 || def.Auth.OAuth2 == nil {
+		return nil, problem.Conflict("connector %s version %d does not authenticate with OAuth2", connectorID, version)
+	}
+	var secret string
+	if def.Auth.OAuth2.NeedsClientSecret() {
+		if secret, err = s.Connectors.ClientSecretOf(ctx, connectorID, version); err != nil {
+			return nil, err
+		}
+	}
+	return oauth2.NewClient(def.Auth.OAuth2, secret, config, s.HTTPClient)
+}
+
+// ClientFor is OAuth2Client for a connection.
+func (s *Service) ClientFor(ctx context.Context, c *Connection) (*oauth2.Client, error) {
+	return s.OAuth2Client(ctx, c.ConnectorID, c.ConnectorVersion, c.Config)
+}
+
+// Load implements oauth2.Store: it always reads the database (never the cache), so the
+// refresher sees what other replicas stored.
+func (s *Service) Load(ctx context.Context, connectionID string) (*oauth2.Token, int64, error) {
+	var r row
+	err := s.DB.WithContext(ctx).Where("id = ?", connectionID).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, 0, NotFound()
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	if r.Credentials == nil {
+		return nil, r.TokenGeneration, nil
+	}
+	b, err := s.Keys.Open(ctx, CredentialsColumn, r.ID, *r.Credentials)
+	if err != nil {
+		return nil, 0, fmt.Errorf("connection: open credentials of %s: %w", r.ID, err)
+	}
+	defer clear(b)
+	var c Credentials
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, 0, fmt.Errorf("connection: credentials of %s are not valid JSON", r.ID)
+	}
+	tok, err := c.OAuth2Token()
+	if err != nil {
+		return nil, 0, fmt.Errorf("connection %s: %w", r.ID, err)
+	}
+	return tok, r.TokenGeneration, nil
+}
+
+// Save implements oauth2.Store: one fenced UPDATE that stores the token (access and refresh
+// together), bumps the generation and makes the connection ready and healthy. It returns
+// oauth2.ErrStale when the generation is no longer gen, or the connection is being
+// disconnected.
+func (s *Service) Save(ctx context.Context, connectionID string, gen int64, tok *oauth2.Token) error {
+	c, err := s.Get(ctx, connectionID)
+	if err != nil {
+		return err
+	}
+	b, err := tok.Marshal()
+	if err != nil {
+		return err
+	}
+	defer clear(b)
+	r := row{ID: c.ID, Namespace: c.Namespace}
+	if err := s.seal(ctx, &r, &Credentials{OAuth2: b}); err != nil {
+		return err
+	}
+	res := s.DB.WithContext(ctx).Model(&row{}).
+		Where("id = ? AND token_generation = ? AND state NOT IN ?", c.ID, gen, []string{Disconnecting, Disconnected}).
+		Updates(map[string]any{"credentials": r.Credentials, "token_generation": gorm.Expr("token_generation + 1"),
+			"token_expires_at": expiresAt(tok), "state": Ready, "health": HealthHealthy, "health_reason": "",
+			"updated_at": time.Now().UTC()})
+	s.cache().forget(c.ID)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return oauth2.ErrStale
+	}
+	return nil
+}
+
+// MarkFailed ends an authorization flow that did not succeed: a connection still in setup
+// becomes failed with the reason.
+func (s *Service) MarkFailed(ctx context.Context, connectionID, reason string) error {
+	res := s.DB.WithContext(ctx).Model(&row{}).Where("id = ? AND state = ?", connectionID, Setup).
+		Updates(map[string]any{"state": Failed, "health": HealthUnhealthy, "health_reason": truncate(reason), "updated_at": time.Now().UTC()})
+	s.cache().forget(connectionID)
+	return res.Error
+}
+
+// MarkUnhealthy records that the connection's credentials stopped working (a permanent
+// refresh failure) with the reason.
+func (s *Service) MarkUnhealthy(ctx context.Context, connectionID, reason string) error {
+	res := s.DB.WithContext(ctx).Model(&row{}).Where("id = ?", connectionID).
+		Updates(map[string]any{"health": HealthUnhealthy, "health_reason": truncate(reason), "updated_at": time.Now().UTC()})
+	s.cache().forget(connectionID)
+	return res.Error
+}
+
+func truncate(s string) string {
+	if len(s) > 500 {
+		return s[:500]
+	}
+	return s
+}
+
+func expiresAt(tok *oauth2.Token) *time.Time {
+	if tok == nil || tok.Expiry.IsZero() {
+		return nil
+	}
+	t := tok.Expiry.UTC()
+	return &t
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// revoke revokes an OAuth2 connection's tokens at the connector's revocation endpoint
+// (RFC 7009) before its credentials are deleted. Failures are logged, never returned.
+func (s *Service) revoke(ctx context.Context, connectionID string) {
+	c, err := s.Get(ctx, connectionID)
+	if err != nil {
+		return
+	}
+	def, err := s.Definition(ctx, c.ConnectorID, c.ConnectorVersion)
+	if err != nil || def.Auth.Type != definition.AuthOAuth2 || def.Auth.OAuth2 == nil || def.Auth.OAuth2.RevocationURL == "" {
+		return
+	}
+	tok, _, err := s.Load(ctx, c.ID)
+	if err != nil || tok == nil {
+		return
+	}
+	cl, err := s.ClientFor(ctx, c)
+	if err != nil {
+		s.logger().WarnContext(ctx, "revoking the tokens of a disconnected connection: no OAuth2 client", "connection", c.ID, "error", err)
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if tok.RefreshToken != "" {
+		if err := cl.Revoke(rctx, tok.RefreshToken, "refresh_token"); err != nil {
+			s.logger().WarnContext(ctx, "revoking the refresh token of a disconnected connection failed", "connection", c.ID, "error", err)
+		}
+	}
+	if err := cl.Revoke(rctx, tok.AccessToken, "access_token"); err != nil {
+		s.logger().WarnContext(ctx, "revoking the access token of a disconnected connection failed", "connection", c.ID, "error", err)
+	}
+}

@@ -414,8 +414,8 @@ func (a *App) Serve(ctx context.Context, ls []Listener) error {
 // source holds a previous version) starts a re-encryption onto the new one.
 func (a *App) StartWorker(ctx context.Context) (*tasks.Worker, error) {
 	w := tasks.NewWorker(a.Redis, a.Keys, tasks.WorkerConfig{
-		Connectors: a.Connectors,
-		Queue:      a.Config.Worker.Queue, Concurrency: a.Config.Worker.Concurrency,
+		Connectors: a.Connectors, Connections: a.Connections, Refresher: a.Refresher,
+		Queue: a.Config.Worker.Queue, Concurrency: a.Config.Worker.Concurrency,
 		KeySyncInterval: a.Config.Worker.KeySyncInterval.Duration, SweepInterval: a.Config.Worker.SweepInterval.Duration,
 		Logger: a.Logger,
 	})

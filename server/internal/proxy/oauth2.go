@@ -24,10 +24,7 @@ type oauthCall struct {
 }
 
 func (o *oauthCall) lead() time.Duration {
-	if d := o.def.Auth.OAuth2.RefreshLeadTime.Duration; d > 0 {
-		return d
-	}
-	return definition.DefaultRefreshLeadTime
+	return connection.RefreshLeadTime(o.def)
 }
 
 // token returns a token valid for the connector's lead time: from the credentials cache when
@@ -109,8 +106,7 @@ func (o *oauthCall) refreshError(ctx context.Context, err error) error {
 	case errors.Is(err, oauth2.ErrNoToken):
 		return problem.Conflict("connection %s has no OAuth2 token: authorize it again", o.c.ID)
 	case oauth2.IsPermanent(err):
-		reason := "OAuth2 token refresh refused: " + err.Error()
-		if merr := o.p.Connections.MarkUnhealthy(context.WithoutCancel(ctx), o.c.ID, reason); merr != nil {
+		if _, merr := o.p.Connections.RefreshRefused(ctx, o.c.ID, err); merr != nil {
 			return merr
 		}
 		return problem.Conflict("connection %s can no longer get an OAuth2 token (%v): it is marked unhealthy; authorize it again", o.c.ID, err)

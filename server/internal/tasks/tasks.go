@@ -1,6 +1,6 @@
 // Package tasks runs background work on asynq queues in Redis: re-encryption jobs, the
 // periodic sync of external key sources, and the sweep that hands pending or abandoned
-// jobs to a worker again. Task types are constants beside their payloads and handlers.
+// jobs to a worker again, and the proactive refresh of OAuth2 tokens. Task types are constants beside their payloads and handlers.
 //
 // The api and admin services enqueue through a [Queue]; the worker service runs a
 // [Worker]. Every replica of the worker service runs the scheduler too: periodic tasks are
@@ -14,14 +14,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/authproxy/authproxy/server/internal/connection"
 	"github.com/authproxy/authproxy/server/internal/connector"
+	"github.com/authproxy/authproxy/server/internal/connector/definition"
 	"github.com/authproxy/authproxy/server/internal/keys"
+	"github.com/authproxy/authproxy/server/internal/oauth2"
+	"github.com/authproxy/authproxy/server/internal/oauthflow"
+	"github.com/authproxy/authproxy/server/internal/problem"
 )
 
 // Task types.
@@ -35,7 +41,31 @@ const (
 	// TypeArchiveUnused archives active connector versions whose connections are all gone;
 	// no payload.
 	TypeArchiveUnused = "connectors:archive-unused"
+	// TypeTokenRefreshScan enqueues a TypeTokenRefresh for every OAuth2 token that expires
+	// within TokenRefreshWindow, and fails the connections whose authorization flow was
+	// abandoned; no payload.
+	TypeTokenRefreshScan = "connections:refresh-scan"
+	// TypeTokenRefresh refreshes one connection's OAuth2 token if it expires within the
+	// connector's lead time; payload [TokenRefreshPayload].
+	TypeTokenRefresh = "connections:refresh"
 )
+
+// Token refresh scan settings.
+const (
+	// TokenRefreshScanInterval is how often the scan runs.
+	TokenRefreshScanInterval = time.Minute
+	// TokenRefreshWindow is the longest lead time the scan honours: it picks tokens expiring
+	// within it, and each refresh task checks the connector's own lead time.
+	TokenRefreshWindow = time.Hour
+	// TokenRefreshBatch bounds the refresh tasks one scan enqueues (the soonest expiries
+	// first; the next scan picks up the rest).
+	TokenRefreshBatch = 1000
+)
+
+// TokenRefreshPayload names the connection a TypeTokenRefresh task refreshes.
+type TokenRefreshPayload struct {
+	ConnectionID string `json:"connectionId"`
+}
 
 // ReencryptPayload names the job a TypeReencrypt task runs.
 type ReencryptPayload struct {
@@ -71,6 +101,25 @@ func (q *Queue) EnqueueReencrypt(ctx context.Context, jobID string) error {
 	return nil
 }
 
+// EnqueueTokenRefresh hands the refresh of a connection's OAuth2 token to a worker. A task
+// for the connection that is already queued (or retrying) counts as success.
+func (q *Queue) EnqueueTokenRefresh(ctx context.Context, connectionID string) error {
+	payload, err := json.Marshal(TokenRefreshPayload{ConnectionID: connectionID})
+	if err != nil {
+		return err
+	}
+	_, err = q.client.EnqueueContext(ctx, asynq.NewTask(TypeTokenRefresh, payload),
+		asynq.Queue(q.name), asynq.TaskID(TypeTokenRefresh+":"+connectionID), asynq.Unique(TokenRefreshScanInterval),
+		asynq.MaxRetry(5), asynq.Timeout(time.Minute))
+	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("tasks: enqueue token refresh of %s: %w", connectionID, err)
+	}
+	return nil
+}
+
 // Notifier adapts the Queue to keys.Service.Notify, logging what it cannot enqueue (the
 // sweep finds such jobs again).
 func (q *Queue) Notifier(logger *slog.Logger) func(ctx context.Context, jobID string) {
@@ -84,7 +133,14 @@ func (q *Queue) Notifier(logger *slog.Logger) func(ctx context.Context, jobID st
 // WorkerConfig configures a Worker.
 type WorkerConfig struct {
 	// Connectors, when set, gets its unused active versions archived periodically.
-	Connectors      *connector.Service
+	Connectors *connector.Service
+	// Connections and Refresher, when both set, get OAuth2 tokens refreshed before they
+	// expire and abandoned authorization flows failed.
+	Connections *connection.Service
+	Refresher   *oauth2.Refresher
+	// SetupTimeout is how long a connection may stay in setup (oauthflow.DefaultStateTTL:
+	// the authorization flow cannot complete after its state expired).
+	SetupTimeout    time.Duration
 	Queue           string
 	Concurrency     int
 	KeySyncInterval time.Duration
@@ -130,15 +186,24 @@ func (w *Worker) Handler() asynq.Handler {
 	mux.HandleFunc(TypeKeySync, w.handleKeySync)
 	mux.HandleFunc(TypeSweep, w.handleSweep)
 	mux.HandleFunc(TypeArchiveUnused, w.handleArchiveUnused)
+	mux.HandleFunc(TypeTokenRefreshScan, w.handleTokenRefreshScan)
+	mux.HandleFunc(TypeTokenRefresh, w.handleTokenRefresh)
 	return mux
 }
 
 // Start starts processing and scheduling; stop with Shutdown.
 func (w *Worker) Start() error {
-	for _, p := range []struct {
+	periodic := []struct {
 		typ   string
 		every time.Duration
-	}{{TypeKeySync, w.cfg.KeySyncInterval}, {TypeSweep, w.cfg.SweepInterval}, {TypeArchiveUnused, w.cfg.SweepInterval}} {
+	}{{TypeKeySync, w.cfg.KeySyncInterval}, {TypeSweep, w.cfg.SweepInterval}, {TypeArchiveUnused, w.cfg.SweepInterval}}
+	if w.refreshing() {
+		periodic = append(periodic, struct {
+			typ   string
+			every time.Duration
+		}{TypeTokenRefreshScan, TokenRefreshScanInterval})
+	}
+	for _, p := range periodic {
 		spec := fmt.Sprintf("@every %s", p.every)
 		if _, err := w.sched.Register(spec, asynq.NewTask(p.typ, nil),
 			asynq.Queue(w.cfg.Queue), asynq.Unique(p.every), asynq.MaxRetry(0), asynq.Timeout(p.every)); err != nil {
@@ -198,6 +263,87 @@ func (w *Worker) handleArchiveUnused(ctx context.Context, _ *asynq.Task) error {
 		w.cfg.Logger.InfoContext(ctx, "archived connector versions without connections", "count", n)
 	}
 	return err
+}
+
+func (w *Worker) refreshing() bool {
+	return w.cfg.Connections != nil && w.cfg.Refresher != nil
+}
+
+func (w *Worker) setupTimeout() time.Duration {
+	if w.cfg.SetupTimeout > 0 {
+		return w.cfg.SetupTimeout
+	}
+	return oauthflow.DefaultStateTTL
+}
+
+// handleTokenRefreshScan fails abandoned authorization flows and enqueues one refresh per
+// OAuth2 token expiring within TokenRefreshWindow.
+func (w *Worker) handleTokenRefreshScan(ctx context.Context, _ *asynq.Task) error {
+	if !w.refreshing() {
+		return nil
+	}
+	var errs []error
+	failed, err := w.cfg.Connections.FailStaleSetup(ctx, w.setupTimeout())
+	if len(failed) > 0 {
+		w.cfg.Logger.InfoContext(ctx, "connections whose authorization was not completed are failed", "count", len(failed))
+	}
+	errs = append(errs, err)
+	ids, err := w.cfg.Connections.ExpiringTokens(ctx, TokenRefreshWindow, TokenRefreshBatch)
+	errs = append(errs, err)
+	for _, id := range ids {
+		errs = append(errs, w.queue.EnqueueTokenRefresh(ctx, id))
+	}
+	return errors.Join(errs...)
+}
+
+// handleTokenRefresh refreshes one connection's token when it expires within the
+// connector's lead time (the refresher coordinates with the proxy and other replicas). A
+// refusal for good marks the connection unhealthy and is not retried; other failures are
+// returned for asynq to retry with backoff.
+func (w *Worker) handleTokenRefresh(ctx context.Context, t *asynq.Task) error {
+	var p TokenRefreshPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.ConnectionID == "" {
+		return fmt.Errorf("tasks: bad %s payload: %w", TypeTokenRefresh, asynq.SkipRetry)
+	}
+	if !w.refreshing() {
+		return nil
+	}
+	cs := w.cfg.Connections
+	c, err := cs.Get(ctx, p.ConnectionID)
+	if err != nil {
+		if pe, ok := errors.AsType[*problem.Error](err); ok && pe.Status == http.StatusNotFound {
+			return nil // deleted since the scan
+		}
+		return err
+	}
+	if c.State != connection.Ready {
+		return nil // gone, disconnected or not authorized: nothing to refresh
+	}
+	def, err := cs.Definition(ctx, c.ConnectorID, c.ConnectorVersion)
+	if err != nil {
+		return err
+	}
+	if def.Auth.Type != definition.AuthOAuth2 || def.Auth.OAuth2 == nil {
+		return nil
+	}
+	cl, err := cs.ClientFor(ctx, c)
+	if err != nil {
+		return err
+	}
+	_, err = w.cfg.Refresher.Token(ctx, c.ID, cl, connection.RefreshLeadTime(def))
+	switch {
+	case err == nil, errors.Is(err, oauth2.ErrNoToken):
+		return nil
+	}
+	refused, merr := cs.RefreshRefused(ctx, c.ID, err)
+	if merr != nil {
+		return merr
+	}
+	if refused {
+		w.cfg.Logger.WarnContext(ctx, "OAuth2 token refresh refused: the connection is marked unhealthy", "connection", c.ID, "error", err)
+		return nil
+	}
+	return fmt.Errorf("tasks: refresh the OAuth2 token of %s: %w", c.ID, err)
 }
 
 func (w *Worker) handleSweep(ctx context.Context, _ *asynq.Task) error {

@@ -420,16 +420,7 @@ func (s *Service) List(ctx context.Context, o store.ListOptions, f Filter) ([]Co
 
 // Update replaces the labels and/or annotations given (nil leaves a field alone).
 func (s *Service) Update(ctx context.Context, connectionID string, lbls, annotations *map[string]string) (*Connection, error) {
-	if fe := namespace.ValidateMeta(lbls, annotations); len(fe) > 0 {
-		return nil, problem.Invalid(fe...)
-	}
-	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		found, err := store.UpdateMeta(tx, Table, connectionID, lbls, annotations)
-		if err == nil && !found {
-			return NotFound()
-		}
-		return err
-	})
+	err := namespace.UpdateMeta(ctx, s.DB, Table, connectionID, lbls, annotations, NotFound())
 	s.cache().forget(connectionID)
 	if err != nil {
 		return nil, err

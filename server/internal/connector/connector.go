@@ -207,16 +207,7 @@ func (s *Service) List(ctx context.Context, o store.ListOptions) ([]Connector, s
 
 // Update replaces the labels and/or annotations given (nil leaves a field alone).
 func (s *Service) Update(ctx context.Context, connectorID string, lbls, annotations *map[string]string) (*Connector, error) {
-	if fe := namespace.ValidateMeta(lbls, annotations); len(fe) > 0 {
-		return nil, problem.Invalid(fe...)
-	}
-	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		found, err := store.UpdateMeta(tx, Table, connectorID, lbls, annotations)
-		if err == nil && !found {
-			return NotFound()
-		}
-		return err
-	})
+	err := namespace.UpdateMeta(ctx, s.DB, Table, connectorID, lbls, annotations, NotFound())
 	if err != nil {
 		return nil, err
 	}

@@ -72,6 +72,22 @@ func ValidateFields(lbls, annotations map[string]string) []problem.FieldError {
 	return out
 }
 
+// UpdateMeta validates and applies an update of the labels and/or annotations (nil leaves a
+// field alone) of row id of a namespaced resource table; notFound is returned when no row
+// has that id.
+func UpdateMeta(ctx context.Context, db *gorm.DB, t store.Namespaced, id string, lbls, annotations *map[string]string, notFound error) error {
+	if fe := ValidateMeta(lbls, annotations); len(fe) > 0 {
+		return problem.Invalid(fe...)
+	}
+	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		found, err := store.UpdateMeta(tx, t, id, lbls, annotations)
+		if err == nil && !found {
+			return notFound
+		}
+		return err
+	})
+}
+
 // ValidateMeta is ValidateFields for an update, where nil leaves a field alone.
 func ValidateMeta(lbls, annotations *map[string]string) []problem.FieldError {
 	var l, a map[string]string

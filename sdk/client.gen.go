@@ -988,6 +988,9 @@ type Limit = int
 // NamespacePathParam Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
 type NamespacePathParam = NamespacePath
 
+// UpstreamUrlHeader defines model for UpstreamUrlHeader.
+type UpstreamUrlHeader = string
+
 // ListActorsParams defines parameters for ListActors.
 type ListActorsParams struct {
 	// Namespace Only actors directly in this namespace.

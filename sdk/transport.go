@@ -2,11 +2,14 @@ package sdk
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -49,8 +52,86 @@ func (e *ProxyError) Error() string {
 	return fmt.Sprintf("authproxy: %d %s", e.Status, e.Title)
 }
 
-// RoundTrip implements http.RoundTripper.
+// UpstreamURLHeader names the upstream URL of a call to the streaming proxy endpoint.
+const UpstreamURLHeader = "X-AuthProxy-Upstream-Url"
+
+// ProxiedHeader is set by AuthProxy on a streaming proxy response that is the upstream's;
+// without it the response is AuthProxy's own refusal or failure (a problem).
+const ProxiedHeader = "X-AuthProxy-Proxied"
+
+// RoundTrip implements http.RoundTripper. It uses the streaming endpoint
+// (…/connections/{id}/_proxy_raw): the request body is sent as it is read and the
+// upstream's response body is returned as it arrives, unbuffered.
 func (t *ConnectionTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.Client == nil || t.ConnectionID == "" {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, errors.New("authproxy: ConnectionTransport needs a Client and a ConnectionID")
+	}
+	c, ok := t.Client.ClientInterface.(*Client)
+	if !ok {
+		return t.roundTripEnvelope(req)
+	}
+	endpoint := strings.TrimSuffix(c.Server, "/") + "/api/v1/connections/" + url.PathEscape(t.ConnectionID) + "/_proxy_raw"
+	var body io.Reader
+	if req.Body != nil && req.Body != http.NoBody {
+		body = req.Body
+	}
+	out, err := http.NewRequestWithContext(req.Context(), req.Method, endpoint, body)
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	out.Header = req.Header.Clone()
+	if out.Header == nil {
+		out.Header = http.Header{}
+	}
+	out.Header.Del("Authorization")
+	out.Header.Set(UpstreamURLHeader, req.URL.String())
+	out.ContentLength = req.ContentLength
+	if body == nil {
+		out.ContentLength = 0
+	}
+	if err := c.applyEditors(req.Context(), out, nil); err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	doer := c.Client
+	if hc, isClient := doer.(*http.Client); isClient {
+		// Redirects are the upstream's answer: return them, never follow them here.
+		cp := *hc
+		cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		doer = &cp
+	}
+	resp, err := doer.Do(out)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Header.Get(ProxiedHeader) == "" {
+		defer resp.Body.Close()
+		pe := &ProxyError{Status: resp.StatusCode, Title: http.StatusText(resp.StatusCode)}
+		var p Problem
+		if b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20)); err == nil && json.Unmarshal(b, &p) == nil && p.Title != "" {
+			pe.Title = p.Title
+			if p.Detail != nil {
+				pe.Detail = *p.Detail
+			}
+		}
+		return nil, pe
+	}
+	resp.Header.Del(ProxiedHeader)
+	resp.Request = req
+	return resp, nil
+}
+
+// roundTripEnvelope sends req through the JSON envelope (POST …/_proxy), buffering both
+// bodies; it is used only when the client is not a generated *Client.
+func (t *ConnectionTransport) roundTripEnvelope(req *http.Request) (*http.Response, error) {
 	var body []byte
 	if req.Body != nil {
 		b, err := io.ReadAll(io.LimitReader(req.Body, MaxProxyBody+1))

@@ -23,7 +23,7 @@ import (
 	"github.com/authproxy/authproxy/server/internal/requestlog"
 )
 
-// MaxBodyBytes bounds every request body.
+// MaxBodyBytes bounds every request body but those of the streaming proxy.
 const MaxBodyBytes = 1 << 20
 
 // Config wires the API to the domain.
@@ -107,6 +107,10 @@ func New(cfg Config) (http.Handler, error) {
 		w.Header().Set("Content-Type", "application/schema+json")
 		_, _ = w.Write(definition.Schema)
 	})
+	// The streaming proxy skips the body limit, JSON checks and spec validation (its bodies
+	// are the upstream's, of any type and size) but is authenticated like every API call.
+	router.Methods(proxyRawMethods...).Path(proxyRawPath).Handler(
+		authenticate(cfg.Verifier, cfg.Audience, cfg.Logger)(correlate(srv.proxyRaw(cfg.Logger))))
 	apiRouter := mux.NewRouter()
 	apiRouter.NotFoundHandler = router.NotFoundHandler
 	apiRouter.MethodNotAllowedHandler = router.MethodNotAllowedHandler

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/authproxy/authproxy/server/internal/connection"
@@ -99,36 +100,139 @@ func cleanHeader(h http.Header) http.Header {
 	return out
 }
 
-// Do sends r through connection c and, with a Recorder, logs the call.
+// StreamRequest is a call whose request body is streamed to the upstream.
+type StreamRequest struct {
+	Method string
+	URL    string
+	Header http.Header
+	// Body is sent as it is read; nil for none.
+	Body io.Reader
+	// ContentLength is the body's length, -1 when unknown (sent chunked).
+	ContentLength int64
+	// Replayable says Body may be sent again after an upstream 401 on an OAuth2 token: it
+	// must then be nil or an io.Seeker (rewound to its start).
+	Replayable bool
+}
+
+// Do sends r through connection c, buffering the upstream's response (at most MaxBody
+// bytes), and, with a Recorder, logs the call.
 func (p *Proxy) Do(ctx context.Context, c *connection.Connection, r Request) (*Response, error) {
-	if p.Recorder == nil {
-		return p.do(ctx, c, r, &call{})
+	resp, err := p.Stream(ctx, c, StreamRequest{Method: r.Method, URL: r.URL, Header: r.Header,
+		Body: bytes.NewReader(r.Body), ContentLength: int64(len(r.Body)), Replayable: true})
+	if err != nil {
+		return nil, err
 	}
-	start := time.Now()
-	var info call
-	resp, err := p.do(ctx, c, r, &info)
-	if err != nil && info.class == "" {
-		info.class = requestlog.ClassInternal
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+	sb, _ := resp.Body.(*streamBody)
+	if err == nil && len(body) > MaxBody && sb != nil {
+		sb.info.class = requestlog.ClassUpstreamError
+	}
+	resp.Body.Close()
+	if err != nil {
+		return nil, upstreamError(err, resp.Request.URL, time.Since(sb.begin))
+	}
+	if len(body) > MaxBody {
+		return nil, problem.New(http.StatusBadGateway, "the upstream's response body is larger than %d bytes", MaxBody)
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, nil
+}
+
+// Stream sends r through connection c and returns the upstream's live response, with its
+// hop-by-hop headers removed; the caller must close its body. The connector's timeout
+// bounds the whole exchange, up to that close. With a Recorder, the call is logged once:
+// at once when it fails, else when the body is closed, with the bytes actually streamed
+// each way.
+func (p *Proxy) Stream(ctx context.Context, c *connection.Connection, r StreamRequest) (*http.Response, error) {
+	begin := time.Now()
+	info := &call{}
+	req := &countingReader{}
+	if r.Body != nil {
+		req.r = r.Body
+	}
+	resp, cancel, err := p.start(ctx, c, r, req, info)
+	if err != nil {
+		if info.class == "" {
+			info.class = requestlog.ClassInternal
+		}
+		p.record(ctx, c, r, begin, req.n, info)
+		return nil, err
+	}
+	resp.Header = cleanHeader(resp.Header)
+	info.status = resp.StatusCode
+	info.respType = resp.Header.Get("Content-Type")
+	resp.Body = &streamBody{rc: resp.Body, info: info, begin: begin, finish: func(n int64, readErr error) {
+		cancel()
+		info.respSize = n
+		if readErr != nil && info.class == "" {
+			info.class = errorClass(readErr)
+		}
+		p.record(ctx, c, r, begin, req.n, info)
+	}}
+	return resp, nil
+}
+
+func (p *Proxy) record(ctx context.Context, c *connection.Connection, r StreamRequest, start time.Time, reqSize int64, info *call) {
+	if p.Recorder == nil {
+		return
 	}
 	caller := requestlog.CallerFrom(ctx)
 	p.Recorder.Record(requestlog.Entry{
 		Time: start, Namespace: c.Namespace, ConnectionID: c.ID, ConnectorID: c.ConnectorID, ConnectorVersion: c.ConnectorVersion,
 		ActorID: caller.ActorID, CorrelationID: caller.CorrelationID, Method: r.Method,
 		URL: requestlog.RedactRawURL(r.URL, info.apiKeyParam), Status: info.status, Duration: time.Since(start),
-		RequestSize: int64(len(r.Body)), ResponseSize: info.respSize, RequestContentType: r.Header.Get("Content-Type"),
+		RequestSize: reqSize, ResponseSize: info.respSize, RequestContentType: r.Header.Get("Content-Type"),
 		ResponseContentType: info.respType, ErrorClass: info.class, Labels: c.Labels,
 	})
-	return resp, err
 }
 
-func (p *Proxy) do(ctx context.Context, c *connection.Connection, r Request, info *call) (*Response, error) {
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// streamBody is an upstream response body that counts what was read and, on Close, ends
+// the call (cancels its timeout, logs it) once.
+type streamBody struct {
+	rc      io.ReadCloser
+	n       int64
+	readErr error
+	info    *call
+	begin   time.Time
+	once    sync.Once
+	finish  func(n int64, readErr error)
+}
+
+func (b *streamBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.n += int64(n)
+	if err != nil && err != io.EOF && b.readErr == nil {
+		b.readErr = err
+	}
+	return n, err
+}
+
+func (b *streamBody) Close() error {
+	err := b.rc.Close()
+	b.once.Do(func() { b.finish(b.n, b.readErr) })
+	return err
+}
+
+// start checks and sends the call; on success the returned cancel ends its timeout.
+func (p *Proxy) start(ctx context.Context, c *connection.Connection, r StreamRequest, body *countingReader, info *call) (*http.Response, context.CancelFunc, error) {
 	if c.State != connection.Ready {
 		info.class = requestlog.ClassNotReady
-		return nil, problem.Conflict("connection %s is %s, not ready", c.ID, c.State)
+		return nil, nil, problem.Conflict("connection %s is %s, not ready", c.ID, c.State)
 	}
 	def, err := p.Connections.Definition(ctx, c.ConnectorID, c.ConnectorVersion)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if def.Auth.Type == definition.AuthAPIKey && def.Auth.APIKey.Placement == definition.PlaceQuery {
 		info.apiKeyParam = def.Auth.APIKey.QueryParam
@@ -136,102 +240,132 @@ func (p *Proxy) do(ctx context.Context, c *connection.Connection, r Request, inf
 	target, err := url.Parse(r.URL)
 	if err != nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" || target.User != nil {
 		info.class = requestlog.ClassInvalidRequest
-		return nil, problem.InvalidField("url", "must be an absolute http or https URL without credentials")
+		return nil, nil, problem.InvalidField("url", "must be an absolute http or https URL without credentials")
 	}
 	if target.Fragment != "" {
 		info.class = requestlog.ClassInvalidRequest
-		return nil, problem.InvalidField("url", "must not have a fragment")
+		return nil, nil, problem.InvalidField("url", "must not have a fragment")
 	}
 	allowed := make([]string, 0, len(def.Upstream.AllowedURLs))
 	for _, a := range def.Upstream.AllowedURLs {
 		u, err := definition.Render(a, c.Config)
 		if err != nil {
 			info.class = requestlog.ClassNotReady
-			return nil, problem.Conflict("connection %s cannot use connector %s version %d: %v", c.ID, c.ConnectorID, c.ConnectorVersion, err)
+			return nil, nil, problem.Conflict("connection %s cannot use connector %s version %d: %v", c.ID, c.ConnectorID, c.ConnectorVersion, err)
 		}
 		allowed = append(allowed, u)
 	}
 	if len(allowed) == 0 || !definition.Allowed(allowed, target.String()) {
 		info.class = requestlog.ClassNotAllowed
-		return nil, problem.Forbidden("%s is not under the connector's allowed upstream URLs (%s)", redact(target), strings.Join(allowed, ", "))
+		return nil, nil, problem.Forbidden("%s is not under the connector's allowed upstream URLs (%s)", redact(target), strings.Join(allowed, ", "))
 	}
 	ctx, cancel := context.WithTimeout(ctx, def.Upstream.Timeout.Duration)
-	defer cancel()
+	ok := false
+	defer func() {
+		if !ok {
+			cancel()
+		}
+	}()
+	attempt := 0
 	build := func() (*http.Request, error) {
-		out, err := http.NewRequestWithContext(ctx, r.Method, target.String(), bytes.NewReader(r.Body))
+		var rb io.Reader
+		if body.r != nil {
+			if attempt > 0 {
+				s, isSeeker := body.r.(io.Seeker)
+				if !isSeeker {
+					return nil, errors.New("the request body cannot be replayed")
+				}
+				if _, err := s.Seek(0, io.SeekStart); err != nil {
+					return nil, err
+				}
+				body.n = 0
+			}
+			rb = body
+		}
+		attempt++
+		out, err := http.NewRequestWithContext(ctx, r.Method, target.String(), rb)
 		if err != nil {
 			info.class = requestlog.ClassInvalidRequest
 			return nil, problem.InvalidField("method", "%v", err)
 		}
 		out.Header = cleanHeader(r.Header)
 		out.Header.Del("Authorization")
-		out.ContentLength = int64(len(r.Body))
+		for name := range out.Header {
+			if strings.HasPrefix(http.CanonicalHeaderKey(name), "X-Authproxy-") {
+				out.Header.Del(name)
+			}
+		}
+		switch {
+		case rb == nil:
+			out.ContentLength = 0
+		case r.ContentLength >= 0:
+			out.ContentLength = r.ContentLength
+		default:
+			out.ContentLength = -1
+		}
+		if out.ContentLength == 0 {
+			out.Body = http.NoBody
+		}
 		return out, nil
 	}
 	out, err := build()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var o *oauthCall
 	if def.Auth.Type == definition.AuthOAuth2 {
 		o = &oauthCall{p: p, c: c, def: def, info: info}
 		tok, err := o.token(ctx)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 	} else if def.Auth.Type != definition.AuthNone {
 		creds, err := p.Connections.Credentials(ctx, c.ID)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if creds == nil {
 			info.class = requestlog.ClassNotReady
-			return nil, problem.Conflict("connection %s has no credentials", c.ID)
+			return nil, nil, problem.Conflict("connection %s has no credentials", c.ID)
 		}
 		if err := inject(out, def, creds); err != nil {
 			info.class = requestlog.ClassNotReady
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	start := time.Now()
+	begin := time.Now()
 	resp, err := p.Client.Do(out)
 	if err != nil {
 		info.class = errorClass(err)
-		return nil, upstreamError(err, target, time.Since(start))
+		return nil, nil, upstreamError(err, target, time.Since(begin))
 	}
-	if o != nil && resp.StatusCode == http.StatusUnauthorized {
-		// The upstream refused the token: one forced refresh, one replay (the body is held
-		// in memory, so it can always be sent again).
+	replayable := r.Replayable && (body.r == nil || isSeeker(body.r))
+	if o != nil && resp.StatusCode == http.StatusUnauthorized && replayable {
+		// The upstream refused the token: one forced refresh, one replay (only of a body
+		// that can be sent again; otherwise the 401 goes back to the caller).
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 		tok, err := o.forceRefresh(ctx)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if out, err = build(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 		if resp, err = p.Client.Do(out); err != nil {
 			info.class = errorClass(err)
-			return nil, upstreamError(err, target, time.Since(start))
+			return nil, nil, upstreamError(err, target, time.Since(begin))
 		}
 	}
-	defer resp.Body.Close()
-	info.status = resp.StatusCode
-	info.respType = resp.Header.Get("Content-Type")
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
-	info.respSize = int64(len(body))
-	if err != nil {
-		info.class = errorClass(err)
-		return nil, upstreamError(err, target, time.Since(start))
-	}
-	if len(body) > MaxBody {
-		info.class = requestlog.ClassUpstreamError
-		return nil, problem.New(http.StatusBadGateway, "the upstream's response body is larger than %d bytes", MaxBody)
-	}
-	return &Response{Status: resp.StatusCode, Header: cleanHeader(resp.Header), Body: body}, nil
+	ok = true
+	return resp, cancel, nil
+}
+
+func isSeeker(r io.Reader) bool {
+	_, ok := r.(io.Seeker)
+	return ok
 }
 
 // inject adds the connection's credentials to the request as the connector says.

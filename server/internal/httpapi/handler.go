@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 
 	"github.com/gorilla/mux"
 
@@ -109,7 +110,9 @@ func New(cfg Config) (http.Handler, error) {
 	})
 	// The streaming proxy skips the body limit, JSON checks and spec validation (its bodies
 	// are the upstream's, of any type and size) but is authenticated like every API call.
-	router.Methods(proxyRawMethods...).Path(proxyRawPath).Handler(
+	// mux.Methods upper-cases the slice it is given in place: give each router its own copy,
+	// or servers built concurrently race on the shared one.
+	router.Methods(slices.Clone(proxyRawMethods)...).Path(proxyRawPath).Handler(
 		authenticate(cfg.Verifier, cfg.Audience, cfg.Logger)(correlate(srv.proxyRaw(cfg.Logger))))
 	apiRouter := mux.NewRouter()
 	apiRouter.NotFoundHandler = router.NotFoundHandler

@@ -73,10 +73,13 @@ func TestConnectionsAPIKey(t *testing.T) {
 		seen.add(call(c.SetConnectionApiKeyWithResponse(t.Context(), cn.Id, sdk.ConnectionApiKey{ApiKey: strPtr(key + "-2")})).want(t, http.StatusOK))
 		call(c.SetConnectionApiKeyWithResponse(t.Context(), cn.Id, sdk.ConnectionApiKey{ApiKey: strPtr("")})).
 			problem(t, http.StatusBadRequest, "apiKey", "")
-		// A promotion elsewhere does not move it: it keeps version 1.
+		// Promoting another version does not move it: it keeps version 1.
 		src, _ := os.ReadFile("../../examples/connectors/stripe.yaml")
 		v2 := mkConnectorVersion(t, c, stripe.Id, string(src)+"\n# v2\n", nil)
-		_ = v2
+		call(c.PromoteConnectorVersionWithResponse(t.Context(), stripe.Id, v2.Version)).want(t, http.StatusOK)
+		if g := call(c.GetConnectionWithResponse(t.Context(), cn.Id)).want(t, http.StatusOK).JSON200; g.ConnectorVersion != 1 {
+			t.Fatalf("a promotion moved the connection to version %d", g.ConnectorVersion)
+		}
 		call(c.DeleteConnectionWithResponse(t.Context(), cn.Id)).problem(t, http.StatusConflict, "", "disconnect it first")
 		d := call(c.DisconnectConnectionWithResponse(t.Context(), cn.Id)).want(t, http.StatusOK).JSON200
 		if d.State != sdk.ConnectionDisconnected || d.ConnectorVersion != 1 {

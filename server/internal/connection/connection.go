@@ -220,8 +220,11 @@ func (s *Service) Create(ctx context.Context, n New) (*Connection, error) {
 		return nil, problem.Invalid(fe...)
 	}
 	c, err := s.Connectors.Get(ctx, n.ConnectorID)
-	if err != nil {
+	if p := problem.As(err); err != nil && p.Status == http.StatusNotFound {
 		return nil, problem.InvalidField("connectorId", "connector %s not found", n.ConnectorID)
+	}
+	if err != nil {
+		return nil, err // a database failure is the server's, not a bad request
 	}
 	if !namespace.IsWithin(n.Namespace, c.Namespace) {
 		return nil, problem.InvalidField("connectorId", "connector %s belongs to namespace %q, which is neither %q nor one of its ancestors", c.ID, c.Namespace, n.Namespace)
@@ -342,11 +345,7 @@ func (s *Service) Credentials(ctx context.Context, connectionID string) (*Creden
 }
 
 func (s *Service) loadCredentials(ctx context.Context, connectionID string) (*Credentials, error) {
-	var r row
-	err := s.DB.WithContext(ctx).Where("id = ?", connectionID).Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, NotFound()
-	}
+	r, err := store.TakeByID[row](s.DB.WithContext(ctx), connectionID, NotFound())
 	if err != nil {
 		return nil, err
 	}
@@ -378,15 +377,11 @@ func (s *Service) Get(ctx context.Context, connectionID string) (*Connection, er
 }
 
 func (s *Service) load(ctx context.Context, connectionID string) (*Connection, error) {
-	var r row
-	err := s.DB.WithContext(ctx).Where("id = ?", connectionID).Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, NotFound()
-	}
+	r, err := store.TakeByID[row](s.DB.WithContext(ctx), connectionID, NotFound())
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.hydrate(ctx, []row{r})
+	out, err := s.hydrate(ctx, []row{*r})
 	if err != nil {
 		return nil, err
 	}

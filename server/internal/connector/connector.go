@@ -11,7 +11,6 @@ package connector
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"time"
@@ -177,15 +176,11 @@ func (s *Service) Create(ctx context.Context, c Connector) (*Connector, error) {
 
 // Get returns a connector.
 func (s *Service) Get(ctx context.Context, connectorID string) (*Connector, error) {
-	var r row
-	err := s.DB.WithContext(ctx).Where("id = ?", connectorID).Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, NotFound()
-	}
+	r, err := store.TakeByID[row](s.DB.WithContext(ctx), connectorID, NotFound())
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.hydrate(ctx, []row{r})
+	out, err := s.hydrate(ctx, []row{*r})
 	if err != nil {
 		return nil, err
 	}

@@ -281,15 +281,11 @@ func (s *Service) Create(ctx context.Context, k Key, inline []byte) (*Key, error
 
 // Get returns the key with this id.
 func (s *Service) Get(ctx context.Context, keyID string) (*Key, error) {
-	var r keyRow
-	err := s.DB.WithContext(ctx).Where("id = ?", keyID).Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, NotFound()
-	}
+	r, err := store.TakeByID[keyRow](s.DB.WithContext(ctx), keyID, NotFound())
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.hydrate(ctx, []keyRow{r})
+	out, err := s.hydrate(ctx, []keyRow{*r})
 	if err != nil {
 		return nil, err
 	}

@@ -128,11 +128,7 @@ func (s *Service) requestReencryption(ctx context.Context, reason string) {
 
 // GetJob returns a re-encryption job.
 func (s *Service) GetJob(ctx context.Context, jobID string) (*Job, error) {
-	var r jobRow
-	err := s.DB.WithContext(ctx).Where("id = ?", jobID).Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, problem.NotFound("re-encryption job %s not found", jobID)
-	}
+	r, err := store.TakeByID[jobRow](s.DB.WithContext(ctx), jobID, problem.NotFound("re-encryption job %s not found", jobID))
 	if err != nil {
 		return nil, err
 	}

@@ -250,3 +250,17 @@ func UpdateMeta(tx *gorm.DB, t Namespaced, id string, lbls, annotations *map[str
 	}
 	return true, nil
 }
+
+// TakeByID reads the row of T (its TableName) whose primary key column "id" is id; a
+// missing row is notFound, any other failure is returned as it is.
+func TakeByID[T any](db *gorm.DB, id string, notFound error) (*T, error) {
+	var r T
+	err := db.Where("id = ?", id).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, notFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}

@@ -191,6 +191,24 @@ func (e ProxyRequestMethod) Valid() bool {
 	}
 }
 
+// Defines values for RecordedMessageEncoding.
+const (
+	EncodingBase64 RecordedMessageEncoding = "base64"
+	EncodingText   RecordedMessageEncoding = "text"
+)
+
+// Valid indicates whether the value is a known member of the RecordedMessageEncoding enum.
+func (e RecordedMessageEncoding) Valid() bool {
+	switch e {
+	case EncodingBase64:
+		return true
+	case EncodingText:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ReencryptionJobState.
 const (
 	ReencryptionJobDone    ReencryptionJobState = "done"
@@ -222,7 +240,9 @@ const (
 	ErrorNotAllowed     RequestLogErrorClass = "not_allowed"
 	ErrorNotReady       RequestLogErrorClass = "not_ready"
 	ErrorRefused        RequestLogErrorClass = "refused"
+	ErrorRejected       RequestLogErrorClass = "rejected"
 	ErrorTimeout        RequestLogErrorClass = "timeout"
+	ErrorUnavailable    RequestLogErrorClass = "unavailable"
 	ErrorUpstreamError  RequestLogErrorClass = "upstream_error"
 )
 
@@ -239,9 +259,34 @@ func (e RequestLogErrorClass) Valid() bool {
 		return true
 	case ErrorRefused:
 		return true
+	case ErrorRejected:
+		return true
 	case ErrorTimeout:
 		return true
+	case ErrorUnavailable:
+		return true
 	case ErrorUpstreamError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RequestLogKind.
+const (
+	KindProbe RequestLogKind = "probe"
+	KindProxy RequestLogKind = "proxy"
+	KindToken RequestLogKind = "token"
+)
+
+// Valid indicates whether the value is a known member of the RequestLogKind enum.
+func (e RequestLogKind) Valid() bool {
+	switch e {
+	case KindProbe:
+		return true
+	case KindProxy:
+		return true
+	case KindToken:
 		return true
 	default:
 		return false
@@ -412,15 +457,24 @@ type Connection struct {
 	// Labels Kubernetes-style labels (key `[prefix/]name`, name ≤ 63 characters, value ≤ 63 characters).
 	Labels Labels `json:"labels"`
 
+	// LastProbedAt When the connector's probes last ran through this connection.
+	LastProbedAt *time.Time `json:"lastProbedAt,omitempty"`
+
 	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
-	Namespace NamespacePath   `json:"namespace"`
-	State     ConnectionState `json:"state"`
-	UpdatedAt time.Time       `json:"updatedAt"`
+	Namespace NamespacePath `json:"namespace"`
+
+	// ProbeFailures Consecutive failed probe runs (0 after a healthy one).
+	ProbeFailures *int            `json:"probeFailures,omitempty"`
+	State         ConnectionState `json:"state"`
+	UpdatedAt     time.Time       `json:"updatedAt"`
 }
 
 // ConnectionApiKey defines model for ConnectionApiKey.
 type ConnectionApiKey struct {
 	ApiKey *string `json:"apiKey,omitempty"`
+
+	// Verify Run the connector's probes with the new key first; when one fails the answer is 422 naming the probe and the old key stays.
+	Verify *bool `json:"verify,omitempty"`
 }
 
 // ConnectionCreate defines model for ConnectionCreate.
@@ -438,6 +492,9 @@ type ConnectionCreate struct {
 
 	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
 	Namespace NamespacePath `json:"namespace"`
+
+	// Verify For api_key connectors with probes, run them with the key before storing it; when one fails the answer is 422 naming the probe and nothing is created.
+	Verify *bool `json:"verify,omitempty"`
 }
 
 // ConnectionHealth defines model for ConnectionHealth.
@@ -815,6 +872,30 @@ type Permission struct {
 	Verbs       []Verb     `json:"verbs"`
 }
 
+// ProbeReport defines model for ProbeReport.
+type ProbeReport struct {
+	Connection Connection    `json:"connection"`
+	Healthy    bool          `json:"healthy"`
+	Results    []ProbeResult `json:"results"`
+}
+
+// ProbeResult defines model for ProbeResult.
+type ProbeResult struct {
+	DurationMs float64 `json:"durationMs"`
+
+	// Error Why the probe failed, when it did.
+	Error   *string `json:"error,omitempty"`
+	Healthy bool    `json:"healthy"`
+	Method  string  `json:"method"`
+	Name    string  `json:"name"`
+
+	// Status The upstream's status; 0 when there was no response.
+	Status int `json:"status"`
+
+	// Url The probe's URL with the connection's config filled in and secret query values redacted.
+	Url string `json:"url"`
+}
+
 // Problem defines model for Problem.
 type Problem struct {
 	Detail    *string       `json:"detail,omitempty"`
@@ -856,6 +937,24 @@ type ProxyResponse struct {
 	Status     int                 `json:"status"`
 }
 
+// RecordedMessage defines model for RecordedMessage.
+type RecordedMessage struct {
+	Body     string                  `json:"body"`
+	Encoding RecordedMessageEncoding `json:"encoding"`
+
+	// Headers The headers as sent (request) or received (response), credentials and the connector's redactHeaders replaced by `REDACTED`.
+	Headers map[string][]string `json:"headers"`
+
+	// Size The body's full size in bytes.
+	Size int64 `json:"size"`
+
+	// Truncated Only the first `requestLog.bodyLimit` bytes were recorded.
+	Truncated bool `json:"truncated"`
+}
+
+// RecordedMessageEncoding defines model for RecordedMessage.Encoding.
+type RecordedMessageEncoding string
+
 // ReencryptionJob defines model for ReencryptionJob.
 type ReencryptionJob struct {
 	Column    *string   `json:"column,omitempty"`
@@ -893,10 +992,13 @@ type ReencryptionJob struct {
 // ReencryptionJobState defines model for ReencryptionJob.State.
 type ReencryptionJobState string
 
-// RequestLog One proxied call. Never holds a header value, a body or a credential.
+// RequestLog One proxied call, probe or token exchange. Never holds a header value, a body or a credential; recorded bodies are kept apart (GET …/bodies).
 type RequestLog struct {
 	// ActorId The actor that made the call.
-	ActorId          string       `json:"actorId"`
+	ActorId string `json:"actorId"`
+
+	// BodiesRecorded The request and response were recorded per the connector's logging policy (GET /api/v1/request-logs/{id}/bodies).
+	BodiesRecorded   bool         `json:"bodiesRecorded"`
 	ConnectionId     ConnectionId `json:"connectionId"`
 	ConnectorId      ConnectorId  `json:"connectorId"`
 	ConnectorVersion int          `json:"connectorVersion"`
@@ -912,6 +1014,9 @@ type RequestLog struct {
 
 	// Id Starts with the call's unix time in nanoseconds, so id order is time order.
 	Id RequestLogId `json:"id"`
+
+	// Kind `proxy`: a call through the proxy; `probe`: a connector probe; `token`: an OAuth2 token exchange (code exchange, refresh, client credentials, revocation) at the provider.
+	Kind RequestLogKind `json:"kind"`
 
 	// Labels Kubernetes-style labels (key `[prefix/]name`, name ≤ 63 characters, value ≤ 63 characters).
 	Labels Labels `json:"labels"`
@@ -941,8 +1046,17 @@ type RequestLog struct {
 // RequestLogErrorClass Why the call got no usable upstream response; absent on success.
 type RequestLogErrorClass string
 
+// RequestLogBodies defines model for RequestLogBodies.
+type RequestLogBodies struct {
+	Request  *RecordedMessage `json:"request,omitempty"`
+	Response *RecordedMessage `json:"response,omitempty"`
+}
+
 // RequestLogId Starts with the call's unix time in nanoseconds, so id order is time order.
 type RequestLogId = string
+
+// RequestLogKind `proxy`: a call through the proxy; `probe`: a connector probe; `token`: an OAuth2 token exchange (code exchange, refresh, client credentials, revocation) at the provider.
+type RequestLogKind string
 
 // RequestLogList defines model for RequestLogList.
 type RequestLogList struct {
@@ -1083,9 +1197,10 @@ type ListNamespacesParams struct {
 // ListRequestLogsParams defines parameters for ListRequestLogs.
 type ListRequestLogsParams struct {
 	// Namespace Only entries of calls through connections directly in this namespace.
-	Namespace    *NamespacePath `form:"namespace,omitempty" json:"namespace,omitempty"`
-	ConnectionId *ConnectionId  `form:"connectionId,omitempty" json:"connectionId,omitempty"`
-	ConnectorId  *ConnectorId   `form:"connectorId,omitempty" json:"connectorId,omitempty"`
+	Namespace    *NamespacePath  `form:"namespace,omitempty" json:"namespace,omitempty"`
+	ConnectionId *ConnectionId   `form:"connectionId,omitempty" json:"connectionId,omitempty"`
+	ConnectorId  *ConnectorId    `form:"connectorId,omitempty" json:"connectorId,omitempty"`
+	Kind         *RequestLogKind `form:"kind,omitempty" json:"kind,omitempty"`
 
 	// StatusMin Only entries whose upstream status is at least this (0 is "no response").
 	StatusMin *int `form:"statusMin,omitempty" json:"statusMin,omitempty"`
@@ -1335,6 +1450,18 @@ type ClientInterface interface {
 	// Corresponds with POST /api/v1/connections/{id}/_disconnect (the `DisconnectConnection` operationId).
 	DisconnectConnection(ctx context.Context, id ConnectionIdParam, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ProbeConnection Run the connector's probes through the connection now (connections:proxy).
+	//
+	// Each probe is a request through the proxy (same allowed URLs, dial guard, credentials
+	// and request log, with kind `probe`). The connection's health follows the outcome as it
+	// does for the periodic probes: all probes healthy → `healthy`; a failing run counts one
+	// consecutive failure and the connection becomes `unhealthy` after 3 of them (at once
+	// when the upstream refuses the credentials with 401 or 403). A connector without probes
+	// answers 409. The connection must be `ready`.
+	//
+	// Corresponds with POST /api/v1/connections/{id}/_probe (the `ProbeConnection` operationId).
+	ProbeConnection(ctx context.Context, id ConnectionIdParam, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ProxyConnectionWithBody Call the third-party API through the connection (connections:proxy); AuthProxy adds the credentials.
 	//
 	// The upstream URL must lie under one of the connector's `upstream.allowedUrls` (with the
@@ -1364,6 +1491,18 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/connections/{id}/_proxy (the `ProxyConnection` operationId).
 	ProxyConnection(ctx context.Context, id ConnectionIdParam, body ProxyConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReauthorizeConnection Authorize the connection again, keeping its id (connections:update).
+	//
+	// For the OAuth2 authorization code grant the answer carries a new `authorizeUrl`; the
+	// connection keeps its state and current token until the user completes the flow, and a
+	// `failed` or `disconnected` connection goes back to `setup`. For client credentials a
+	// new token is fetched at once (502 and nothing changed when that fails). `api_key`
+	// connections are re-authorized with PUT …/apiKey; `none` connectors have nothing to
+	// authorize (409).
+	//
+	// Corresponds with POST /api/v1/connections/{id}/_reauthorize (the `ReauthorizeConnection` operationId).
+	ReauthorizeConnection(ctx context.Context, id ConnectionIdParam, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SetConnectionApiKeyWithBody Replace the API key of an api_key connection (re-authorize; connections:update); the connection keeps its id and becomes ready.
 	//
@@ -1685,6 +1824,18 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/request-logs/{id} (the `GetRequestLog` operationId).
 	GetRequestLog(ctx context.Context, id RequestLogId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetRequestLogBodies Get the recorded request and response of an entry (request_logs:get).
+	//
+	// Present only when the connector's `logging.bodies` policy recorded them (`always`, or
+	// `errors` for calls with an error class or an upstream status of 400 or more). Bodies
+	// are stored in the blob store encrypted under the namespace's key, capped at the
+	// server's `requestLog.bodyLimit` bytes each (`truncated` says so), with the
+	// credentials, the connector's `redactHeaders` and the values of its
+	// `redactJsonFields` replaced by `REDACTED`. 404 when nothing was recorded.
+	//
+	// Corresponds with GET /api/v1/request-logs/{id}/bodies (the `GetRequestLogBodies` operationId).
+	GetRequestLogBodies(ctx context.Context, id RequestLogId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// Whoami The calling actor and its effective permissions.
 	//
 	// Corresponds with GET /api/v1/whoami (the `Whoami` operationId).
@@ -1936,6 +2087,28 @@ func (c *Client) DisconnectConnection(ctx context.Context, id ConnectionIdParam,
 	return c.Client.Do(req)
 }
 
+// ProbeConnection Run the connector's probes through the connection now (connections:proxy).
+//
+// Each probe is a request through the proxy (same allowed URLs, dial guard, credentials
+// and request log, with kind `probe`). The connection's health follows the outcome as it
+// does for the periodic probes: all probes healthy → `healthy`; a failing run counts one
+// consecutive failure and the connection becomes `unhealthy` after 3 of them (at once
+// when the upstream refuses the credentials with 401 or 403). A connector without probes
+// answers 409. The connection must be `ready`.
+//
+// Corresponds with POST /api/v1/connections/{id}/_probe (the `ProbeConnection` operationId).
+func (c *Client) ProbeConnection(ctx context.Context, id ConnectionIdParam, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewProbeConnectionRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ProxyConnectionWithBody Call the third-party API through the connection (connections:proxy); AuthProxy adds the credentials.
 //
 // The upstream URL must lie under one of the connector's `upstream.allowedUrls` (with the
@@ -1976,6 +2149,28 @@ func (c *Client) ProxyConnectionWithBody(ctx context.Context, id ConnectionIdPar
 // Corresponds with POST /api/v1/connections/{id}/_proxy (the `ProxyConnection` operationId).
 func (c *Client) ProxyConnection(ctx context.Context, id ConnectionIdParam, body ProxyConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewProxyConnectionRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReauthorizeConnection Authorize the connection again, keeping its id (connections:update).
+//
+// For the OAuth2 authorization code grant the answer carries a new `authorizeUrl`; the
+// connection keeps its state and current token until the user completes the flow, and a
+// `failed` or `disconnected` connection goes back to `setup`. For client credentials a
+// new token is fetched at once (502 and nothing changed when that fails). `api_key`
+// connections are re-authorized with PUT …/apiKey; `none` connectors have nothing to
+// authorize (409).
+//
+// Corresponds with POST /api/v1/connections/{id}/_reauthorize (the `ReauthorizeConnection` operationId).
+func (c *Client) ReauthorizeConnection(ctx context.Context, id ConnectionIdParam, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReauthorizeConnectionRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -2826,6 +3021,28 @@ func (c *Client) GetRequestLog(ctx context.Context, id RequestLogId, reqEditors 
 	return c.Client.Do(req)
 }
 
+// GetRequestLogBodies Get the recorded request and response of an entry (request_logs:get).
+//
+// Present only when the connector's `logging.bodies` policy recorded them (`always`, or
+// `errors` for calls with an error class or an upstream status of 400 or more). Bodies
+// are stored in the blob store encrypted under the namespace's key, capped at the
+// server's `requestLog.bodyLimit` bytes each (`truncated` says so), with the
+// credentials, the connector's `redactHeaders` and the values of its
+// `redactJsonFields` replaced by `REDACTED`. 404 when nothing was recorded.
+//
+// Corresponds with GET /api/v1/request-logs/{id}/bodies (the `GetRequestLogBodies` operationId).
+func (c *Client) GetRequestLogBodies(ctx context.Context, id RequestLogId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetRequestLogBodiesRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // Whoami The calling actor and its effective permissions.
 //
 // Corresponds with GET /api/v1/whoami (the `Whoami` operationId).
@@ -3401,6 +3618,40 @@ func NewDisconnectConnectionRequest(server string, id ConnectionIdParam) (*http.
 	return req, nil
 }
 
+// NewProbeConnectionRequest constructs an http.Request for the ProbeConnection method
+func NewProbeConnectionRequest(server string, id ConnectionIdParam) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/connections/%s/_probe", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewProxyConnectionRequest calls the generic ProxyConnection builder with application/json body
 func NewProxyConnectionRequest(server string, id ConnectionIdParam, body ProxyConnectionJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -3444,6 +3695,40 @@ func NewProxyConnectionRequestWithBody(server string, id ConnectionIdParam, cont
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewReauthorizeConnectionRequest constructs an http.Request for the ReauthorizeConnection method
+func NewReauthorizeConnectionRequest(server string, id ConnectionIdParam) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/connections/%s/_reauthorize", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -5154,6 +5439,18 @@ func NewListRequestLogsRequest(server string, params *ListRequestLogsParams) (*h
 
 		}
 
+		if params.Kind != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "kind", *params.Kind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.StatusMin != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "statusMin", *params.StatusMin, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
@@ -5269,6 +5566,40 @@ func NewGetRequestLogRequest(server string, id RequestLogId) (*http.Request, err
 	}
 
 	operationPath := fmt.Sprintf("/api/v1/request-logs/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetRequestLogBodiesRequest constructs an http.Request for the GetRequestLogBodies method
+func NewGetRequestLogBodiesRequest(server string, id RequestLogId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/request-logs/%s/bodies", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -5468,6 +5799,20 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/connections/{id}/_disconnect (the `DisconnectConnection` operationId).
 	DisconnectConnectionWithResponse(ctx context.Context, id ConnectionIdParam, reqEditors ...RequestEditorFn) (*DisconnectConnectionResponse, error)
 
+	// ProbeConnectionWithResponse Run the connector's probes through the connection now (connections:proxy).
+	//
+	// Each probe is a request through the proxy (same allowed URLs, dial guard, credentials
+	// and request log, with kind `probe`). The connection's health follows the outcome as it
+	// does for the periodic probes: all probes healthy → `healthy`; a failing run counts one
+	// consecutive failure and the connection becomes `unhealthy` after 3 of them (at once
+	// when the upstream refuses the credentials with 401 or 403). A connector without probes
+	// answers 409. The connection must be `ready`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/connections/{id}/_probe (the `ProbeConnection` operationId).
+	ProbeConnectionWithResponse(ctx context.Context, id ConnectionIdParam, reqEditors ...RequestEditorFn) (*ProbeConnectionResponse, error)
+
 	// ProxyConnectionWithBodyWithResponse Call the third-party API through the connection (connections:proxy); AuthProxy adds the credentials.
 	//
 	// The upstream URL must lie under one of the connector's `upstream.allowedUrls` (with the
@@ -5497,6 +5842,20 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v1/connections/{id}/_proxy (the `ProxyConnection` operationId).
 	ProxyConnectionWithResponse(ctx context.Context, id ConnectionIdParam, body ProxyConnectionJSONRequestBody, reqEditors ...RequestEditorFn) (*ProxyConnectionResponse, error)
+
+	// ReauthorizeConnectionWithResponse Authorize the connection again, keeping its id (connections:update).
+	//
+	// For the OAuth2 authorization code grant the answer carries a new `authorizeUrl`; the
+	// connection keeps its state and current token until the user completes the flow, and a
+	// `failed` or `disconnected` connection goes back to `setup`. For client credentials a
+	// new token is fetched at once (502 and nothing changed when that fails). `api_key`
+	// connections are re-authorized with PUT …/apiKey; `none` connectors have nothing to
+	// authorize (409).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/connections/{id}/_reauthorize (the `ReauthorizeConnection` operationId).
+	ReauthorizeConnectionWithResponse(ctx context.Context, id ConnectionIdParam, reqEditors ...RequestEditorFn) (*ReauthorizeConnectionResponse, error)
 
 	// SetConnectionApiKeyWithBodyWithResponse Replace the API key of an api_key connection (re-authorize; connections:update); the connection keeps its id and becomes ready.
 	//
@@ -5869,6 +6228,20 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/v1/request-logs/{id} (the `GetRequestLog` operationId).
 	GetRequestLogWithResponse(ctx context.Context, id RequestLogId, reqEditors ...RequestEditorFn) (*GetRequestLogResponse, error)
+
+	// GetRequestLogBodiesWithResponse Get the recorded request and response of an entry (request_logs:get).
+	//
+	// Present only when the connector's `logging.bodies` policy recorded them (`always`, or
+	// `errors` for calls with an error class or an upstream status of 400 or more). Bodies
+	// are stored in the blob store encrypted under the namespace's key, capped at the
+	// server's `requestLog.bodyLimit` bytes each (`truncated` says so), with the
+	// credentials, the connector's `redactHeaders` and the values of its
+	// `redactJsonFields` replaced by `REDACTED`. 404 when nothing was recorded.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/request-logs/{id}/bodies (the `GetRequestLogBodies` operationId).
+	GetRequestLogBodiesWithResponse(ctx context.Context, id RequestLogId, reqEditors ...RequestEditorFn) (*GetRequestLogBodiesResponse, error)
 
 	// WhoamiWithResponse The calling actor and its effective permissions.
 	//
@@ -6392,6 +6765,54 @@ func (r DisconnectConnectionResponse) ContentType() string {
 	return ""
 }
 
+type ProbeConnectionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProbeReport
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ProbeConnectionResponse) GetJSON200() *ProbeReport {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r ProbeConnectionResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ProbeConnectionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ProbeConnectionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ProbeConnectionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ProbeConnectionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ProxyConnectionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6434,6 +6855,54 @@ func (r ProxyConnectionResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ProxyConnectionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ReauthorizeConnectionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Connection
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ReauthorizeConnectionResponse) GetJSON200() *Connection {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r ReauthorizeConnectionResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ReauthorizeConnectionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ReauthorizeConnectionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ReauthorizeConnectionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ReauthorizeConnectionResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -8229,6 +8698,54 @@ func (r GetRequestLogResponse) ContentType() string {
 	return ""
 }
 
+type GetRequestLogBodiesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RequestLogBodies
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetRequestLogBodiesResponse) GetJSON200() *RequestLogBodies {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r GetRequestLogBodiesResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetRequestLogBodiesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetRequestLogBodiesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetRequestLogBodiesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetRequestLogBodiesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type WhoamiResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8478,6 +8995,26 @@ func (c *ClientWithResponses) DisconnectConnectionWithResponse(ctx context.Conte
 	return ParseDisconnectConnectionResponse(rsp)
 }
 
+// ProbeConnectionWithResponse Run the connector's probes through the connection now (connections:proxy).
+//
+// Each probe is a request through the proxy (same allowed URLs, dial guard, credentials
+// and request log, with kind `probe`). The connection's health follows the outcome as it
+// does for the periodic probes: all probes healthy → `healthy`; a failing run counts one
+// consecutive failure and the connection becomes `unhealthy` after 3 of them (at once
+// when the upstream refuses the credentials with 401 or 403). A connector without probes
+// answers 409. The connection must be `ready`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/connections/{id}/_probe (the `ProbeConnection` operationId).
+func (c *ClientWithResponses) ProbeConnectionWithResponse(ctx context.Context, id ConnectionIdParam, reqEditors ...RequestEditorFn) (*ProbeConnectionResponse, error) {
+	rsp, err := c.ProbeConnection(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseProbeConnectionResponse(rsp)
+}
+
 // ProxyConnectionWithBodyWithResponse Call the third-party API through the connection (connections:proxy); AuthProxy adds the credentials.
 //
 // The upstream URL must lie under one of the connector's `upstream.allowedUrls` (with the
@@ -8518,6 +9055,26 @@ func (c *ClientWithResponses) ProxyConnectionWithResponse(ctx context.Context, i
 		return nil, err
 	}
 	return ParseProxyConnectionResponse(rsp)
+}
+
+// ReauthorizeConnectionWithResponse Authorize the connection again, keeping its id (connections:update).
+//
+// For the OAuth2 authorization code grant the answer carries a new `authorizeUrl`; the
+// connection keeps its state and current token until the user completes the flow, and a
+// `failed` or `disconnected` connection goes back to `setup`. For client credentials a
+// new token is fetched at once (502 and nothing changed when that fails). `api_key`
+// connections are re-authorized with PUT …/apiKey; `none` connectors have nothing to
+// authorize (409).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/connections/{id}/_reauthorize (the `ReauthorizeConnection` operationId).
+func (c *ClientWithResponses) ReauthorizeConnectionWithResponse(ctx context.Context, id ConnectionIdParam, reqEditors ...RequestEditorFn) (*ReauthorizeConnectionResponse, error) {
+	rsp, err := c.ReauthorizeConnection(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReauthorizeConnectionResponse(rsp)
 }
 
 // SetConnectionApiKeyWithBodyWithResponse Replace the API key of an api_key connection (re-authorize; connections:update); the connection keeps its id and becomes ready.
@@ -9204,6 +9761,26 @@ func (c *ClientWithResponses) GetRequestLogWithResponse(ctx context.Context, id 
 	return ParseGetRequestLogResponse(rsp)
 }
 
+// GetRequestLogBodiesWithResponse Get the recorded request and response of an entry (request_logs:get).
+//
+// Present only when the connector's `logging.bodies` policy recorded them (`always`, or
+// `errors` for calls with an error class or an upstream status of 400 or more). Bodies
+// are stored in the blob store encrypted under the namespace's key, capped at the
+// server's `requestLog.bodyLimit` bytes each (`truncated` says so), with the
+// credentials, the connector's `redactHeaders` and the values of its
+// `redactJsonFields` replaced by `REDACTED`. 404 when nothing was recorded.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/request-logs/{id}/bodies (the `GetRequestLogBodies` operationId).
+func (c *ClientWithResponses) GetRequestLogBodiesWithResponse(ctx context.Context, id RequestLogId, reqEditors ...RequestEditorFn) (*GetRequestLogBodiesResponse, error) {
+	rsp, err := c.GetRequestLogBodies(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetRequestLogBodiesResponse(rsp)
+}
+
 // WhoamiWithResponse The calling actor and its effective permissions.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -9572,6 +10149,39 @@ func ParseDisconnectConnectionResponse(rsp *http.Response) (*DisconnectConnectio
 	return response, nil
 }
 
+// ParseProbeConnectionResponse parses an HTTP response from a ProbeConnectionWithResponse call
+func ParseProbeConnectionResponse(rsp *http.Response) (*ProbeConnectionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ProbeConnectionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProbeReport
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseProxyConnectionResponse parses an HTTP response from a ProxyConnectionWithResponse call
 func ParseProxyConnectionResponse(rsp *http.Response) (*ProxyConnectionResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -9588,6 +10198,39 @@ func ParseProxyConnectionResponse(rsp *http.Response) (*ProxyConnectionResponse,
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest ProxyResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseReauthorizeConnectionResponse parses an HTTP response from a ReauthorizeConnectionWithResponse call
+func ParseReauthorizeConnectionResponse(rsp *http.Response) (*ReauthorizeConnectionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ReauthorizeConnectionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Connection
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -10822,6 +11465,39 @@ func ParseGetRequestLogResponse(rsp *http.Response) (*GetRequestLogResponse, err
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest RequestLog
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetRequestLogBodiesResponse parses an HTTP response from a GetRequestLogBodiesWithResponse call
+func ParseGetRequestLogBodiesResponse(rsp *http.Response) (*GetRequestLogBodiesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetRequestLogBodiesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RequestLogBodies
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

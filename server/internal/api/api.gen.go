@@ -197,6 +197,24 @@ func (e ProxyRequestMethod) Valid() bool {
 	}
 }
 
+// Defines values for RecordedMessageEncoding.
+const (
+	EncodingBase64 RecordedMessageEncoding = "base64"
+	EncodingText   RecordedMessageEncoding = "text"
+)
+
+// Valid indicates whether the value is a known member of the RecordedMessageEncoding enum.
+func (e RecordedMessageEncoding) Valid() bool {
+	switch e {
+	case EncodingBase64:
+		return true
+	case EncodingText:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ReencryptionJobState.
 const (
 	ReencryptionJobDone    ReencryptionJobState = "done"
@@ -228,7 +246,9 @@ const (
 	ErrorNotAllowed     RequestLogErrorClass = "not_allowed"
 	ErrorNotReady       RequestLogErrorClass = "not_ready"
 	ErrorRefused        RequestLogErrorClass = "refused"
+	ErrorRejected       RequestLogErrorClass = "rejected"
 	ErrorTimeout        RequestLogErrorClass = "timeout"
+	ErrorUnavailable    RequestLogErrorClass = "unavailable"
 	ErrorUpstreamError  RequestLogErrorClass = "upstream_error"
 )
 
@@ -245,9 +265,34 @@ func (e RequestLogErrorClass) Valid() bool {
 		return true
 	case ErrorRefused:
 		return true
+	case ErrorRejected:
+		return true
 	case ErrorTimeout:
 		return true
+	case ErrorUnavailable:
+		return true
 	case ErrorUpstreamError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RequestLogKind.
+const (
+	KindProbe RequestLogKind = "probe"
+	KindProxy RequestLogKind = "proxy"
+	KindToken RequestLogKind = "token"
+)
+
+// Valid indicates whether the value is a known member of the RequestLogKind enum.
+func (e RequestLogKind) Valid() bool {
+	switch e {
+	case KindProbe:
+		return true
+	case KindProxy:
+		return true
+	case KindToken:
 		return true
 	default:
 		return false
@@ -418,15 +463,24 @@ type Connection struct {
 	// Labels Kubernetes-style labels (key `[prefix/]name`, name ≤ 63 characters, value ≤ 63 characters).
 	Labels Labels `json:"labels"`
 
+	// LastProbedAt When the connector's probes last ran through this connection.
+	LastProbedAt *time.Time `json:"lastProbedAt,omitempty"`
+
 	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
-	Namespace NamespacePath   `json:"namespace"`
-	State     ConnectionState `json:"state"`
-	UpdatedAt time.Time       `json:"updatedAt"`
+	Namespace NamespacePath `json:"namespace"`
+
+	// ProbeFailures Consecutive failed probe runs (0 after a healthy one).
+	ProbeFailures *int            `json:"probeFailures,omitempty"`
+	State         ConnectionState `json:"state"`
+	UpdatedAt     time.Time       `json:"updatedAt"`
 }
 
 // ConnectionApiKey defines model for ConnectionApiKey.
 type ConnectionApiKey struct {
 	ApiKey *string `json:"apiKey,omitempty"`
+
+	// Verify Run the connector's probes with the new key first; when one fails the answer is 422 naming the probe and the old key stays.
+	Verify *bool `json:"verify,omitempty"`
 }
 
 // ConnectionCreate defines model for ConnectionCreate.
@@ -444,6 +498,9 @@ type ConnectionCreate struct {
 
 	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
 	Namespace NamespacePath `json:"namespace"`
+
+	// Verify For api_key connectors with probes, run them with the key before storing it; when one fails the answer is 422 naming the probe and nothing is created.
+	Verify *bool `json:"verify,omitempty"`
 }
 
 // ConnectionHealth defines model for ConnectionHealth.
@@ -821,6 +878,30 @@ type Permission struct {
 	Verbs       []Verb     `json:"verbs"`
 }
 
+// ProbeReport defines model for ProbeReport.
+type ProbeReport struct {
+	Connection Connection    `json:"connection"`
+	Healthy    bool          `json:"healthy"`
+	Results    []ProbeResult `json:"results"`
+}
+
+// ProbeResult defines model for ProbeResult.
+type ProbeResult struct {
+	DurationMs float64 `json:"durationMs"`
+
+	// Error Why the probe failed, when it did.
+	Error   *string `json:"error,omitempty"`
+	Healthy bool    `json:"healthy"`
+	Method  string  `json:"method"`
+	Name    string  `json:"name"`
+
+	// Status The upstream's status; 0 when there was no response.
+	Status int `json:"status"`
+
+	// Url The probe's URL with the connection's config filled in and secret query values redacted.
+	Url string `json:"url"`
+}
+
 // Problem defines model for Problem.
 type Problem struct {
 	Detail    *string       `json:"detail,omitempty"`
@@ -862,6 +943,24 @@ type ProxyResponse struct {
 	Status     int                 `json:"status"`
 }
 
+// RecordedMessage defines model for RecordedMessage.
+type RecordedMessage struct {
+	Body     string                  `json:"body"`
+	Encoding RecordedMessageEncoding `json:"encoding"`
+
+	// Headers The headers as sent (request) or received (response), credentials and the connector's redactHeaders replaced by `REDACTED`.
+	Headers map[string][]string `json:"headers"`
+
+	// Size The body's full size in bytes.
+	Size int64 `json:"size"`
+
+	// Truncated Only the first `requestLog.bodyLimit` bytes were recorded.
+	Truncated bool `json:"truncated"`
+}
+
+// RecordedMessageEncoding defines model for RecordedMessage.Encoding.
+type RecordedMessageEncoding string
+
 // ReencryptionJob defines model for ReencryptionJob.
 type ReencryptionJob struct {
 	Column    *string   `json:"column,omitempty"`
@@ -899,10 +998,13 @@ type ReencryptionJob struct {
 // ReencryptionJobState defines model for ReencryptionJob.State.
 type ReencryptionJobState string
 
-// RequestLog One proxied call. Never holds a header value, a body or a credential.
+// RequestLog One proxied call, probe or token exchange. Never holds a header value, a body or a credential; recorded bodies are kept apart (GET …/bodies).
 type RequestLog struct {
 	// ActorId The actor that made the call.
-	ActorId          string       `json:"actorId"`
+	ActorId string `json:"actorId"`
+
+	// BodiesRecorded The request and response were recorded per the connector's logging policy (GET /api/v1/request-logs/{id}/bodies).
+	BodiesRecorded   bool         `json:"bodiesRecorded"`
 	ConnectionId     ConnectionId `json:"connectionId"`
 	ConnectorId      ConnectorId  `json:"connectorId"`
 	ConnectorVersion int          `json:"connectorVersion"`
@@ -918,6 +1020,9 @@ type RequestLog struct {
 
 	// Id Starts with the call's unix time in nanoseconds, so id order is time order.
 	Id RequestLogId `json:"id"`
+
+	// Kind `proxy`: a call through the proxy; `probe`: a connector probe; `token`: an OAuth2 token exchange (code exchange, refresh, client credentials, revocation) at the provider.
+	Kind RequestLogKind `json:"kind"`
 
 	// Labels Kubernetes-style labels (key `[prefix/]name`, name ≤ 63 characters, value ≤ 63 characters).
 	Labels Labels `json:"labels"`
@@ -947,8 +1052,17 @@ type RequestLog struct {
 // RequestLogErrorClass Why the call got no usable upstream response; absent on success.
 type RequestLogErrorClass string
 
+// RequestLogBodies defines model for RequestLogBodies.
+type RequestLogBodies struct {
+	Request  *RecordedMessage `json:"request,omitempty"`
+	Response *RecordedMessage `json:"response,omitempty"`
+}
+
 // RequestLogId Starts with the call's unix time in nanoseconds, so id order is time order.
 type RequestLogId = string
+
+// RequestLogKind `proxy`: a call through the proxy; `probe`: a connector probe; `token`: an OAuth2 token exchange (code exchange, refresh, client credentials, revocation) at the provider.
+type RequestLogKind string
 
 // RequestLogList defines model for RequestLogList.
 type RequestLogList struct {
@@ -1089,9 +1203,10 @@ type ListNamespacesParams struct {
 // ListRequestLogsParams defines parameters for ListRequestLogs.
 type ListRequestLogsParams struct {
 	// Namespace Only entries of calls through connections directly in this namespace.
-	Namespace    *NamespacePath `form:"namespace,omitempty" json:"namespace,omitempty"`
-	ConnectionId *ConnectionId  `form:"connectionId,omitempty" json:"connectionId,omitempty"`
-	ConnectorId  *ConnectorId   `form:"connectorId,omitempty" json:"connectorId,omitempty"`
+	Namespace    *NamespacePath  `form:"namespace,omitempty" json:"namespace,omitempty"`
+	ConnectionId *ConnectionId   `form:"connectionId,omitempty" json:"connectionId,omitempty"`
+	ConnectorId  *ConnectorId    `form:"connectorId,omitempty" json:"connectorId,omitempty"`
+	Kind         *RequestLogKind `form:"kind,omitempty" json:"kind,omitempty"`
 
 	// StatusMin Only entries whose upstream status is at least this (0 is "no response").
 	StatusMin *int `form:"statusMin,omitempty" json:"statusMin,omitempty"`
@@ -1207,9 +1322,15 @@ type ServerInterface interface {
 	// DisconnectConnection Delete the connection's credentials (connections:update); it becomes disconnected.
 	// (POST /api/v1/connections/{id}/_disconnect)
 	DisconnectConnection(w http.ResponseWriter, r *http.Request, id ConnectionIdParam)
+	// ProbeConnection Run the connector's probes through the connection now (connections:proxy).
+	// (POST /api/v1/connections/{id}/_probe)
+	ProbeConnection(w http.ResponseWriter, r *http.Request, id ConnectionIdParam)
 	// ProxyConnection Call the third-party API through the connection (connections:proxy); AuthProxy adds the credentials.
 	// (POST /api/v1/connections/{id}/_proxy)
 	ProxyConnection(w http.ResponseWriter, r *http.Request, id ConnectionIdParam)
+	// ReauthorizeConnection Authorize the connection again, keeping its id (connections:update).
+	// (POST /api/v1/connections/{id}/_reauthorize)
+	ReauthorizeConnection(w http.ResponseWriter, r *http.Request, id ConnectionIdParam)
 	// SetConnectionApiKey Replace the API key of an api_key connection (re-authorize; connections:update); the connection keeps its id and becomes ready.
 	// (PUT /api/v1/connections/{id}/apiKey)
 	SetConnectionApiKey(w http.ResponseWriter, r *http.Request, id ConnectionIdParam)
@@ -1324,6 +1445,9 @@ type ServerInterface interface {
 	// GetRequestLog Get one request log entry (request_logs:get).
 	// (GET /api/v1/request-logs/{id})
 	GetRequestLog(w http.ResponseWriter, r *http.Request, id RequestLogId)
+	// GetRequestLogBodies Get the recorded request and response of an entry (request_logs:get).
+	// (GET /api/v1/request-logs/{id}/bodies)
+	GetRequestLogBodies(w http.ResponseWriter, r *http.Request, id RequestLogId)
 	// Whoami The calling actor and its effective permissions.
 	// (GET /api/v1/whoami)
 	Whoami(w http.ResponseWriter, r *http.Request)
@@ -1731,6 +1855,32 @@ func (siw *ServerInterfaceWrapper) DisconnectConnection(w http.ResponseWriter, r
 	handler.ServeHTTP(w, r)
 }
 
+// ProbeConnection operation middleware
+func (siw *ServerInterfaceWrapper) ProbeConnection(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ConnectionIdParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ProbeConnection(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ProxyConnection operation middleware
 func (siw *ServerInterfaceWrapper) ProxyConnection(w http.ResponseWriter, r *http.Request) {
 
@@ -1748,6 +1898,32 @@ func (siw *ServerInterfaceWrapper) ProxyConnection(w http.ResponseWriter, r *htt
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ProxyConnection(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ReauthorizeConnection operation middleware
+func (siw *ServerInterfaceWrapper) ReauthorizeConnection(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ConnectionIdParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ReauthorizeConnection(w, r, id)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2914,6 +3090,19 @@ func (siw *ServerInterfaceWrapper) ListRequestLogs(w http.ResponseWriter, r *htt
 		return
 	}
 
+	// ------------- Optional query parameter "kind" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "kind", r.URL.Query(), &params.Kind, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "kind"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "kind", Err: err})
+		}
+		return
+	}
+
 	// ------------- Optional query parameter "statusMin" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "statusMin", r.URL.Query(), &params.StatusMin, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
@@ -3033,6 +3222,32 @@ func (siw *ServerInterfaceWrapper) GetRequestLog(w http.ResponseWriter, r *http.
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetRequestLog(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetRequestLogBodies operation middleware
+func (siw *ServerInterfaceWrapper) GetRequestLogBodies(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id RequestLogId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", mux.Vars(r)["id"], &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetRequestLogBodies(w, r, id)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -3263,6 +3478,10 @@ func HandlerWithOptions(si ServerInterface, options GorillaServerOptions) http.H
 
 	r.HandleFunc(options.BaseURL+"/api/v1/connections/{id}/_disconnect", wrapper.DisconnectConnection).Methods(http.MethodPost)
 
+	r.HandleFunc(options.BaseURL+"/api/v1/connections/{id}/_probe", wrapper.ProbeConnection).Methods(http.MethodPost)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/connections/{id}/_reauthorize", wrapper.ReauthorizeConnection).Methods(http.MethodPost)
+
 	r.HandleFunc(options.BaseURL+"/api/v1/connections/{id}/_proxy", wrapper.ProxyConnection).Methods(http.MethodPost)
 
 	r.HandleFunc(options.BaseURL+"/api/v1/encryption/status", wrapper.GetEncryptionStatus).Methods(http.MethodGet)
@@ -3270,6 +3489,8 @@ func HandlerWithOptions(si ServerInterface, options GorillaServerOptions) http.H
 	r.HandleFunc(options.BaseURL+"/api/v1/request-logs", wrapper.ListRequestLogs).Methods(http.MethodGet)
 
 	r.HandleFunc(options.BaseURL+"/api/v1/request-logs/{id}", wrapper.GetRequestLog).Methods(http.MethodGet)
+
+	r.HandleFunc(options.BaseURL+"/api/v1/request-logs/{id}/bodies", wrapper.GetRequestLogBodies).Methods(http.MethodGet)
 
 	return r
 }
@@ -3695,6 +3916,45 @@ func (response DisconnectConnectiondefaultApplicationProblemPlusJSONResponse) Vi
 	return err
 }
 
+type ProbeConnectionRequestObject struct {
+	Id ConnectionIdParam `json:"id"`
+}
+
+type ProbeConnectionResponseObject interface {
+	VisitProbeConnectionResponse(w http.ResponseWriter) error
+}
+
+type ProbeConnection200JSONResponse ProbeReport
+
+func (response ProbeConnection200JSONResponse) VisitProbeConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ProbeConnectiondefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ProbeConnectiondefaultApplicationProblemPlusJSONResponse) VisitProbeConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ProxyConnectionRequestObject struct {
 	Id   ConnectionIdParam `json:"id"`
 	Body *ProxyConnectionJSONRequestBody
@@ -3724,6 +3984,45 @@ type ProxyConnectiondefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response ProxyConnectiondefaultApplicationProblemPlusJSONResponse) VisitProxyConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReauthorizeConnectionRequestObject struct {
+	Id ConnectionIdParam `json:"id"`
+}
+
+type ReauthorizeConnectionResponseObject interface {
+	VisitReauthorizeConnectionResponse(w http.ResponseWriter) error
+}
+
+type ReauthorizeConnection200JSONResponse Connection
+
+func (response ReauthorizeConnection200JSONResponse) VisitReauthorizeConnectionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReauthorizeConnectiondefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ReauthorizeConnectiondefaultApplicationProblemPlusJSONResponse) VisitReauthorizeConnectionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -5205,6 +5504,45 @@ func (response GetRequestLogdefaultApplicationProblemPlusJSONResponse) VisitGetR
 	return err
 }
 
+type GetRequestLogBodiesRequestObject struct {
+	Id RequestLogId `json:"id"`
+}
+
+type GetRequestLogBodiesResponseObject interface {
+	VisitGetRequestLogBodiesResponse(w http.ResponseWriter) error
+}
+
+type GetRequestLogBodies200JSONResponse RequestLogBodies
+
+func (response GetRequestLogBodies200JSONResponse) VisitGetRequestLogBodiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRequestLogBodiesdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetRequestLogBodiesdefaultApplicationProblemPlusJSONResponse) VisitGetRequestLogBodiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type WhoamiRequestObject struct {
 }
 
@@ -5278,9 +5616,15 @@ type StrictServerInterface interface {
 	// DisconnectConnection Delete the connection's credentials (connections:update); it becomes disconnected.
 	// (POST /api/v1/connections/{id}/_disconnect)
 	DisconnectConnection(ctx context.Context, request DisconnectConnectionRequestObject) (DisconnectConnectionResponseObject, error)
+	// ProbeConnection Run the connector's probes through the connection now (connections:proxy).
+	// (POST /api/v1/connections/{id}/_probe)
+	ProbeConnection(ctx context.Context, request ProbeConnectionRequestObject) (ProbeConnectionResponseObject, error)
 	// ProxyConnection Call the third-party API through the connection (connections:proxy); AuthProxy adds the credentials.
 	// (POST /api/v1/connections/{id}/_proxy)
 	ProxyConnection(ctx context.Context, request ProxyConnectionRequestObject) (ProxyConnectionResponseObject, error)
+	// ReauthorizeConnection Authorize the connection again, keeping its id (connections:update).
+	// (POST /api/v1/connections/{id}/_reauthorize)
+	ReauthorizeConnection(ctx context.Context, request ReauthorizeConnectionRequestObject) (ReauthorizeConnectionResponseObject, error)
 	// SetConnectionApiKey Replace the API key of an api_key connection (re-authorize; connections:update); the connection keeps its id and becomes ready.
 	// (PUT /api/v1/connections/{id}/apiKey)
 	SetConnectionApiKey(ctx context.Context, request SetConnectionApiKeyRequestObject) (SetConnectionApiKeyResponseObject, error)
@@ -5395,6 +5739,9 @@ type StrictServerInterface interface {
 	// GetRequestLog Get one request log entry (request_logs:get).
 	// (GET /api/v1/request-logs/{id})
 	GetRequestLog(ctx context.Context, request GetRequestLogRequestObject) (GetRequestLogResponseObject, error)
+	// GetRequestLogBodies Get the recorded request and response of an entry (request_logs:get).
+	// (GET /api/v1/request-logs/{id}/bodies)
+	GetRequestLogBodies(ctx context.Context, request GetRequestLogBodiesRequestObject) (GetRequestLogBodiesResponseObject, error)
 	// Whoami The calling actor and its effective permissions.
 	// (GET /api/v1/whoami)
 	Whoami(ctx context.Context, request WhoamiRequestObject) (WhoamiResponseObject, error)
@@ -5749,6 +6096,32 @@ func (sh *strictHandler) DisconnectConnection(w http.ResponseWriter, r *http.Req
 	}
 }
 
+// ProbeConnection operation middleware
+func (sh *strictHandler) ProbeConnection(w http.ResponseWriter, r *http.Request, id ConnectionIdParam) {
+	var request ProbeConnectionRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ProbeConnection(ctx, request.(ProbeConnectionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ProbeConnection")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ProbeConnectionResponseObject); ok {
+		if err := validResponse.VisitProbeConnectionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ProxyConnection operation middleware
 func (sh *strictHandler) ProxyConnection(w http.ResponseWriter, r *http.Request, id ConnectionIdParam) {
 	var request ProxyConnectionRequestObject
@@ -5775,6 +6148,32 @@ func (sh *strictHandler) ProxyConnection(w http.ResponseWriter, r *http.Request,
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(ProxyConnectionResponseObject); ok {
 		if err := validResponse.VisitProxyConnectionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ReauthorizeConnection operation middleware
+func (sh *strictHandler) ReauthorizeConnection(w http.ResponseWriter, r *http.Request, id ConnectionIdParam) {
+	var request ReauthorizeConnectionRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ReauthorizeConnection(ctx, request.(ReauthorizeConnectionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ReauthorizeConnection")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ReauthorizeConnectionResponseObject); ok {
+		if err := validResponse.VisitReauthorizeConnectionResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -6870,6 +7269,32 @@ func (sh *strictHandler) GetRequestLog(w http.ResponseWriter, r *http.Request, i
 	}
 }
 
+// GetRequestLogBodies operation middleware
+func (sh *strictHandler) GetRequestLogBodies(w http.ResponseWriter, r *http.Request, id RequestLogId) {
+	var request GetRequestLogBodiesRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetRequestLogBodies(ctx, request.(GetRequestLogBodiesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetRequestLogBodies")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetRequestLogBodiesResponseObject); ok {
+		if err := validResponse.VisitGetRequestLogBodiesResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Whoami operation middleware
 func (sh *strictHandler) Whoami(w http.ResponseWriter, r *http.Request) {
 	var request WhoamiRequestObject
@@ -6899,171 +7324,194 @@ func (sh *strictHandler) Whoami(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3tchs5kuCrYDkbYbKnRMnyx42l2IhT2+q2x263QrK7567pU4FVSRJWEeAAKFEchyL210bs332Gu32w",
-	"fpILJFAoVLH4JZGyd3b+2CJZBSSA/M5E5pdWIsYTwYFr1Tr60ppQScegQeKnl4JzSDQT/E16Zn4xXzLe",
-	"OmpNqB61ohanY2gdtVjailoS/pozCWnrSMscopZKRjCm5o1/ljBoHbX+sF/OtW9/VfvhFK3b26iYU8hd",
-	"T2lmqM74C0jFBPfTpqASySYGuNZR68MIyLV9gvB83AdJ2o8jchiR3//1PzvdVtQEpnthKaxjxtk4H7eO",
-	"HkctPZvg6riGIUgLXi6VkM3wxBxutH0gJmJA9AjIRMI1E7kiEzoED9Zfc5CzEq7EDloBg968Az7Uo9bR",
-	"44PDpx4WpSXjQwTlLcx2dio4Ns7yjvYhu4AMz2R+3W/zPkgOGtSe0rMMSGaeJ8q9cERi+i/9ODL/uf//",
-	"yf1PGCftm2jWsZ+40JUvzD//ZP5NxHhM9xQYYtCQkjbNMjLOlSYjkaWdRXuaVeBesLVPD148b9rad2zM",
-	"9Pxiz+gQiGJ/A9JOYUDzTJNnB4shwEFqM1vcenZwEK3CtPd0DGpCEzijerSACvwzxJx8RAZCErih40kG",
-	"JJZC6K4GTrlWXZqMIV5AFu7T3TClAiYC/nGitAQ6/iiz10BTWEAttK9ElmsguXuefDx/R7QgiTlgPZIi",
-	"H46QhhLPlfwCRnZgv4S/7J3kenQmxc1sr5h/76PMli6rfu635mE1EVwBMtwzKfoZ4LYngmvgiBJ0MslY",
-	"Qg04+xP7xB8/K7OsL2tuWTEuzljdmBNOzn94SV48ffY/iBu8i5vq3jVDnxSUOJFiAlIzCy3lXGgES60C",
-	"4CR49DZqJRIMZZ3g8gZCjqluHbVSqmFPszG05igkasGNBslp9iZdNddp+eRtZFjSKtgKWRBZEl65mHf2",
-	"qdsCF77MQ8sLHN0QmaPWBOSYKVVsKtMwXgnQmX/HjOCAoVLSGY6Y9zOWvIWZmieLcxgypUFCSuxj5Apm",
-	"ilBFhuwaOGn/PAF+cfGaxDTXIyHZ3yC9NI/EJGMcFBGSnJ3+1InIlOkRUbmUIucp40MyHTHtWIWWbDyG",
-	"FGmpWM/cltXBzifpZjhyG1Leb1YWledQwSB3ctXdruyUx4WoguYh6oYgfvLQiP5nSLRZAOLVS3wcqSVN",
-	"mRmEZmcBFQ1opiDaGmHdlUruiviBZDt89iz6tghhTG/e2LceHxjxt5ww/AShIvT8yZ+eotz03zSssTJP",
-	"fZoaVi5AyIX4Yw8yAOn508iIT/Nm66j1f2iiL3872fvfdO9vB3svPv3xn5t4J470jik9z8P9qtfaXysI",
-	"Goi11EObxFyNMHGmhSv+iET1YBSzM8z/+8Hf+XOq7nbzOTWw+Krs+UEC7BnGToLTI+1SvzeyiMg8A3VM",
-	"rmmWgyL5xOhrh8+ek7fse6PPa6FphgrxHJSlablN1cXLQaPrzcnTn3k2Q7CMusnVFCTql0YIGJlIOfnZ",
-	"qI2HpBgGByaJSEOl88gacni8Pa5AXrMECmVVAU/x91zZ0RknlPSlmLrPHsKaKkvaivFhBj2eK4jMjrIU",
-	"9ffHB2TMeK5Bdbo93sRAEsEHbHiPs/7FHp8zUZPC4n6kiB2aDBhkqSJtlScjo35QovJ+KsaU8ebTTQIr",
-	"fhODP3jT2fvNxoJ/yhv9td2cUkXGNAUi+DFhmlwBTJT5YzoCTigXegTly0wZ7XostFWD6tbXnVTiEdDM",
-	"0PS6HpbX9nn/5jlQZ0XMDc3SzRw3d+Ojd1MMlHbyYT3wLvDxXSiUIQo2oFUBqT+oxTqlJa9NlMtyfScT",
-	"9hZmm8pL/1IgLf70+MXhcmERtaaSaTBczhq39T1y4y6H+IF14nKt81R+cvYGpYwYGN5MJ8wYNwHtt3G9",
-	"e4Jns2OitDCGEvBEziYa0ohwuAZJJOhccrCeoXvu5zq8tuKpCyR2RaKHrxwebJWBPhSpL1GdQ+CXI9tr",
-	"zySB52MzTs6vuJhyT5czQ2y8+PvT/Bnd7JlX966pRBDMGHbUj34k+/m1H6/43Y9agWmVUp/c8NVKfTnc",
-	"NjT7QFnamXpf58nBmSjQ+QRdZzQ1+zegLAPDVVOmCpmLZ1F+hnTNswqmdbOU35y7+cpvfihmLr96VYOh",
-	"6RcDTWWJ37QZc7v4dL66o4/tmh1lVIPSS5W/ERuOQOm5eM8B6cNASKtZD5gsH+k0a3W7cBBKNqZythR+",
-	"B6+PCOEbBajHhPYVcKeocsHBaqf4UPMytq46OffbAn2oekJ3UIse3O+2BS/C8ycrDfUdCFIEZOlOvoIB",
-	"47iDb/gk1xtuaerfbsbU8ndj9f2vk5/eESHJny9+fk803OiI2Ff6kJL+DLEZf7vAhRJjGkNKqCaxX7tX",
-	"DfbKsbufleBxTT07fH74+OnTVagbLGDpNq2W6XJtmb4dZ13J0Hct0b9xp91SafcLzVhKm71EIKWQ6294",
-	"SSmn5sWmbUenS7DjfSEyoHxuy+1zUQHB0r0PJEFtf2UyYtebSd97uFU2F/VV5tCMOTaEuoxxRISb2TKm",
-	"ICVaIINodBmVr7ymajTPj2I1oofPnh/FhDoX2whuyMXrk73DZ88LYRrMVY53ROCvOc3IiKoRKDIGyt03",
-	"5TMqItMR1Wgx6hEwSewmGaWy2+jeoeplxoDrC0gk6CasuZcekfczpkbFiVW34lejGjDtdJw+JHTs9Yhj",
-	"Qol/OWTg1hpORpQPQZklrYcFm/hzPLbf3asT+aScckPDLIiQDKsenlBuXs85eQJknkO1+cO8k1Lj1n4n",
-	"3SapodI8RTnPtH2QKHzyfg6QpmSXJpfHfxslwR3gVqV7wf5vV0Qe15DiFdoKrPNU0oFBU8cAjL6eaHZt",
-	"sL6QMZvZ4n6qV27kuRw8P1P9l5Ni5rkfPCS3Uasuiuc2G+MN89j2SmgNKeY2FQwfnyxiOqHUKUIVmBrR",
-	"Febfw64WV8A/yiw2GBqnTE0yOusmVMNQSAbqt8ef4kZunzEO8/C8Y8Y6s3OrvD9mCJ5FejTf0AHVbLSN",
-	"QSk6hNX6nd2L8oUmHDm1NO+wI1f3Rd/6eOdi2qQvSQD/4Kohz4Nn/yz6GxBAEzBz60tElo+boyWJyHlV",
-	"/jCunz9tPJUrKEz3N2kzt7sCb6oTBTRjfIjnb0OgxwTGEz3DwJ0LiuoR1YRKo5toF9YDfg2ZmFgxvNyO",
-	"nE/Eof1sDayxj0XFvlTFY2WVxQY1bn0lYaUhDEezDOReMhLKaCRp4ak3hB+RnLO/5oC5R8zoK4p4IOp8",
-	"/NmzunkdGGelYda9/J9/PPqXvQX22Q+GUjbjKGYRYjAAmxRlmQnGN9OA1bRja9F06WQSRyQOcgd+O/jU",
-	"vQbZV3HHsBSfoI0rbTzdrdK9i5x8RX9gkksJXG/g73JveCJqHxDBE8O8lZZi5vSUedJc7Xl0ScrfRKKg",
-	"Erlc/dpbmF3YB0NNu2b3+I2JbfrfiF4D6QNwgnxR7KmRhDSF9Mi6C+0+Mx/dVkRMgCtC+cwQIpozhe7g",
-	"NQU/yZqqgoHcwOsFfvHFq3KgHbom3fbO4V+p8N87QfAtzE6UYkO+oSp/hVi4dj59uFr76lJgxi7ruOYK",
-	"GQwAD+JtMXmz4EIT2eeI5woUaRu+LKbcsC/8GagEpQnlCShMAukcE55nGdrNCp8ZZqJPMyKF0GZYg1Dm",
-	"CSuZrEtgjpSulkNGcXXWRaBHLBAVRnBANmj0i6+Wn9vxw9b2d8EJfeNe7THVIBnN1sDNn4pHH9wZfgfO",
-	"ucp/7odccGyOY21qsQs+YLLhDsZPudLOvaQdcrO0EVFTOTvP+YI0NQkTIfVxIRaN9jiq+qIWeScLyJYv",
-	"9xzHn2clpSCYg+sHsw+o2lKSyhmROW8CB2l9jfND/xCXQNNCpa1Od2H9GU6NNro2pDaR3e3rI+VFXEQm",
-	"IIlVdqOAd1Cehhp7Jcd9CwZQCf4HoS1lrTQy5nl+RfxW9mR+hgWHuiq+cQWz1fGNtzDbhu/DHe1uYhoh",
-	"c5rDmO+pgudPSVtpylMq0RcmjGbfMUoR3NBEZzPy5JD0Z9rmOxrcKPhil7yv+MtqNkrTtbsmd9lbmJ0L",
-	"vbkguBN7vm3eogvPQ5cCMOdVdrHzcFdIIsagyECKcZfEQ+CA1+6sFz5mPGMcnGLKAVIiDPOKzecjq2vF",
-	"PW5dJEwG9h+JgV8bY2rAMnCD0am6tI5NdTmmnA5BxsSgv3WwgLwG+QiVlR4Hfs2kQHUoImYMvOzCQU+F",
-	"vIqICtJ6japAMyWIwzBVBY8Ibu/GxT3eptwoy5JqITvHRmM2L4Nhe0PQijw9eGLWYEaNrVDpXjGexjYx",
-	"t6YHMp6uLcXemodvI3vD9z5p23a40hBVRwT4NYmvqYyPcaNIbIza+Jg0bDeJ7ReXLDVnI2HIBDd/AU8n",
-	"gnFt/na89FJpOgTzxWcl+OUVzOIueW/2y0gIjyh4tBZNGsI+dWZotuHTMpx+63a1MGD8PHgTEN10xrq5",
-	"bkUts1ij/88vcwMbByf9MZjEf/mmmM1/c4rT+o8/2Pn955NfL6yDX/1UgGFX9l8uPPsWZgvDmnfOKVru",
-	"amMpacdX15e//+t/xh3rU3MagdMPFjpcrPehKZy0ZnCrXK0LazXaqHaW0v4s9+HT0h3cksS9f5yhvsyA",
-	"yJyRjSzOXl/HZECNg97JdxDO9NKPXvvhrJys9su5n7v2Q9X78M5j+h25afNtdkXaBjXj3yYSBuxm/5NZ",
-	"WWzVTvL7v/9f8vwJSUZU0sQw4Mhi6PwPzTcn3oeG01d07G1qXeKl8U1tvfu6h9xN9Xv7ejxg37gJf4dN",
-	"btqxpVuwDYZUIvFKQ6BWUUFC6eQZCwkE5yMDkWVi2l3tL1zI3qrb0hRaDGpKoNtfaSrtvTDtFMRjomBo",
-	"VE5l1ONkROLfrEF1+an4Y+/Td3NB6mer3SUeuv9yukBwKXIzoCseormqB2isBYa8rWchpNVeu999F6Oa",
-	"iQm05rCMlmmsN+viJn3IxJQwPXcUz1cehQSr2b9J1YLMm4lF0sjaOnoECkjxFmGpqngZlke5Vt6zL8Zd",
-	"n/bO3Rvo8mO8uDvakO0Gsr/+sL+A7K8YcokjrlxGMW8TjQYFNupOKU1Z1iiwN8wCDGKEDbvNuNKUL4i8",
-	"mrWB0m/Sxl+VD7zPq5ma6QyWlFWYw3/y8fwNkTAACTyBwuS02eK4RcS8SNox7YtcH/Uzyq9iyzTRVEZY",
-	"iKIzvPJIs8od3EURY/NrAatfz4Jjupmd293YkOj7Il1w18vtLjFPEKowi6JRnzcPWEfPegP18VlbC6fP",
-	"OJUz8xPD0AdXGihGrc3TnUpWXH+mF93rTF0FrkVa5fplNGpXwcIb3uV+j0GPRMXq/fH0QytqvT49edWK",
-	"Wmc/X5hPZx/x35MPL1+3otar03enH05bUevnsw9vfn5/Ma+aG/Wr6ZL0wlo8ZU7NSOuJOtrfpxPWNaNN",
-	"oJuI8f714/0+zQz9bHzVro6MbskWxCU4aKvzzDOMZXhm37H4MXWZlEy51IyPH37Y+9Md8S4c2CNeOEWZ",
-	"AeKneVh0m9vGxVyrdiDuwRKepkOp5/hslKVzh6JDRapHXUbPCCX2jhr5LPpEaTGZQHMMZsB4kGZ7d39F",
-	"LOEzOidajSpFcZW7DinVVs0E6+P8LPrd5gGmkmkNDWO4u/sS9pw/JOepz2H2IviR8nkXxnRVggyorODf",
-	"4pwolVDOm+JBfmqabjiiXfIme67qPomJzdkxukXOubt+KNAh564nrueMqOHsmR+29sO5n6X2wys7ae1b",
-	"d1HxU5ix1VTGwNAD6QOWZKLZFaSk7dZjkEF1GtFBF8GmxvNwecBeG7AkYJGsTTkBpdmYakwUYVqRDJly",
-	"Z82zWxax+yXIeEtEnqXI8fqACShmdu8pMpq8cyBh7CAimo4nIDFWY3T5KUggGQw06gIjmBEqYV0Qt5F0",
-	"UvjxHO2WZBBSYy1YZ89lE8eD06LeiWFTGBjVvRsGKSbaFfGpkchSRSixnNh6lyJCrdzB4GwiIQWuGc26",
-	"c2EJWl4faZD7eK0ezw+LZ2iX49ddchnF50puUo9iu/VBGup1CCkho3pJIqfNXXykSPyXvZfl43tv0hgN",
-	"TYz6mA2waY3a1SMo1Mt2/Jc9d3rmlWZCTXOJg/7UYEp+YGMgamJYMuPElyv0t1sK1SsyP49ZljEFieBp",
-	"7e6GyB3u2bmdH7qQji8zqlSziCzOlgyFJlyQXBksLjW+Qp/xiTeCGwUwAaXCDDIJg1whWXChL2mWiSl+",
-	"MpQmcksBdsRLK6/tg8VVcsZRIbp024rf2JzTNfk32nLnHgj8+F7oEw8IfvPBQ4Mfi5KQpw6i4q3iwjl+",
-	"fmNBO/eQuW8L8NbKSSwJ/G6piaXuv8UUG7fZL20Ryw/OBl1k8F6wv0FTbcLAzMJ4+prcucCr1bPb5xZN",
-	"H2rbNp5vcGp9DcTpvfOMocDXR8oZ0sfkwEtTCVhaiAtPH83Zqihomt1HnvCcUF7/LtZCe61qpvkcmWtf",
-	"1wlL0QZR4YLHz0hCpZy5+0SKtBGpSMauMPwWEbwxEbnfIzKhSk2FTCOi2JBTnUsjenI9irBKVuS5V1hE",
-	"6uTszZ7ROv30HSJhktHE3giKz09fnbz8cPoq7q4nmt32NFQcKTPaV9T+ocGPoaSIqpZnVNo9ASuvUkYN",
-	"Uz2JLxf3TVLpwuCDKo/PIMkjRXLObohZsxEEnHLh5ABmORjhJI0awJR9Bj/V7O9aMpDMhquTgUpQtxEQ",
-	"CPScnaUGecdnYCV8F+KJKg5e2TsQKsQNVcGi4JAvMzFUje4TdInWJhvi7cGMqfISoVcCMVSaAf7hyo3Z",
-	"v26MzJHCaZzMKMJKcPOpadpfR+Jk/KYhPFiUB1mrRmStAOI8T/E5ryR41GpCTJVqkC7UxkcqIpxKacRu",
-	"cdEPuYexPTPKxp21s++WVcytl7Ry5bzD5XxqSjNRkOSS6RleO3ROIqASpNG8yk8/FIz4z79+KGp1Y3Yj",
-	"/loSykjriS3YzPhANLhwvT5nK8/pEZPp3oRKPQvUc1Xe1kTOSfOUobmItB1UllbIDHq8KEpqeKrlFCK3",
-	"hc8xUBVq/uSDOadEcC1pgu4ndA3bKIU5RpnrURFEsXUMQZJ2bP/YL9SwfbNSOmFxx/P2HwW5ePXWPJpe",
-	"7cedbo/3+B/+gCqsmdtCbL48vTZSJ96nE7Z//Tj2SGNkDgNF4pOwzuIR+R43mfTyg4MnyZ9//YB/QNwl",
-	"J+5OEUodVaIW7kCPUzKR7NqYtEbMTEdCFfUZyYhmA4L46kspu2KBdsD2aXr47NnjF+T3f/sPEp+mry5O",
-	"4oicvnx1cULO8Gb57//2Hz0en14cPnseR+T84oT8/u//jxwePP2Tfeccf9mPz/D/Tpe8NMiujkis8n5c",
-	"7LudDbNYaKJdGouQPR7b1XomZde8b78ta9C6rTgmMc3T2Dp2fFocSzAWkI4ZJmuZ04pIbHcg7hyTGG4m",
-	"BpIeL0jHYpsmY6F0NbvO1aQnGRsAChRf2v4xGXUIHWiQJGZUx6QtJOFi2jnu8fiKpTFpW5O0Uyza5ugW",
-	"RaovXp+Y/RwwPgQ5kYxrhMIoIX0gwt6exLMWE+vm7PHwrlVs2QhpU2L4q8HhklEQS+qq43hQsOuPvEsk",
-	"GKzH8aIBMEkQ05UrKE9OHGahXoSJfp81w2O09Tn3cgVHhFoNZmZRC40PknPNMktMdgi4mTAJqkssHQwo",
-	"y3KJ5XwoeXrw2MdyvCbpCOksBLPHTwK4zcvxF48skY87qohgXK385k2qbuMuif3DuAhahFYn1FBO23YF",
-	"oPb6Gpb11BIMNtnvu999F0dkOmLJiDCeZHlqyNa9425mdMymBSDirXODajQZGe0z14qleI3Dn4eY8iC2",
-	"6ybF5RdC3NBPKbgRq1FKm7+wwnlE4lJ2B58QUzB3sZTe1qCPv4txCiO2zfBDwHRGg0v4vk0HjUhspbX5",
-	"y4prG2rG6LLf3YhMslzZ0y6+21MTSNiAJfYoSOyEfEzaJaidCL+/mZXfGpDN11YDiDG7SCG77fE40AZi",
-	"0qbFGMF64uDEY3fx2IeosemEJYbgiBD3RS1s7UbHPwfImvyWV+Pw+HPleDoBizb0jIHxoaRcV5QHZkWV",
-	"6nGLOe7EqRNeHhjt3TM4GheaKChK9iry9OBp5LO5qSJsYEZOmXU3wg1T2shPIy0Nz8fLhQJs+CUDekVo",
-	"IoVSxPXCOCaUYBp307xjegVGYgTQMd3jCeU1kJ4U1IteAlWKv6c3N8jnnt3cWGPVUmG9rQNJRZKPgWvD",
-	"yRe0lDC83Nav7XF38V0ZLo78OSKxjYX/9qmLPxZSgmlXN9hGoQPV5OTsTVAs46h10H3cPTAql5gApxPW",
-	"Omo96R50n7Rs5hEqTU6Y7ztF+ugLqrxHX1o2b9o53FrGaDgp9Oqwb9Fvjbdd7GgkZRLwVDFjnNUuDDc1",
-	"VQmNwDs2KGl+vIR5v9ryZp0XsNPLGg86o+f2U63TyOHBwZIuI5t1FynLyzf1F8E+RHhtG08gsvaj1eBZ",
-	"2nWFeQx+LZrHAx70MYlaKh9jiQiLCaUwVnUiM+wX7X46VF6hV+hdmwjVgFk2Re/E6f2OzX/v4r3b2zGX",
-	"CXhbNTjcHY/aYT3e7tRNB2XBuceBzO3vbVSj5f0vLL21lgwaqXM7/wq/L3e+sgcNUXH7/DZhjpqZzY+g",
-	"F0B1sPuT8XGTra6zxjK3283L99QxjGdCdTKa31ObiLhzMnP5jmuR2QMcpgVnK3zv3Lo4yyo1vmtPoBJF",
-	"pGwTERXZ5WibBU0XnLPUGLYZdBqZZUDMoRNrmXR+WXF2rRbRwbhfS0439sqruHrv1GOweeAiALxpp0R/",
-	"SaR5WF9tftNxi/4Af/cKS6109lKtJUDKXaouIe6v0F9C8guVmNpVamNAuYL2cRksUeWV8YJbYMgpqPMW",
-	"LarzZuxQV+itHoUpHAcYdI2PnfkmOMQuMc39YmwJwRPoEgOfrTjX4wF0ZWjClqELPZnW3Ctdc0yRAehk",
-	"ZIu7YYmXNprLjUChRevuuJuvXQqFX4lr18IUeXZw2LEA4mgNrVpKSKpTFWMyjoE9IDEWNo9rkxjrzvkn",
-	"w3Yy8VG9uYs9mrIZjPfFSbAMUllDG3p8IsU1S0HaqegVlHjUp8lV57iShFht+4Lv4LGgGdekDQf14Xcj",
-	"q+faQzywXhwWwN+BclySvJvIVrHCwlik2lwG/Ve1mt0VT467V1zUhfOCr7OYSzRL7zX18drZ71wpL/fK",
-	"DkUoCcv+17pzLmKLi/T4Zas5eCB0+lDrMXpftX5OJFR1rVUid67N80qt/QHZwdfR31efn0u728o5Nuv0",
-	"pbK+L2RFX0fBfSdq378sSane8PvOmNLoRSl7Y3wrFLeQiWyNUVU1gkeqor5UWLjFHiuV+2ArYITw3fFw",
-	"bah/y+e6PBvIdsbOGLi88LJAXEWgxcU7XZfB91FmKibtQuELtbayLZzLLxqwLEO1qmPzf5i2s3Kh0Wue",
-	"XQN2viOZEBOj7kRFvDbq8Yzxq71MJDQzGuAYNE2ppoSmqQSlSM4z818lRFnETxwUCLEiTB+RvtAjQiXG",
-	"ZGxQDhfw9OBJl1RyPsWU16LPVgsciclef7Y3EhOXXqts6U6rYA+EnFKZQnocqHjm90LzjnDN9rIqpF1S",
-	"5Bm6RDJQkYuiGS336eELG+NhWpH4HLSc7Z0MNMg4wkEnVGHNdNf52ukTRe3QLvne3mIyj/bzwQBNn7aL",
-	"6fb44wPyE/ueAE1GZEpnnSblEaMAOxcWletiDywoqteEFsoKn/DnL/G0fTV4czr2+DpbUTBtN3OoZISc",
-	"nL1Z0OG8ypcQ8TvHYbZwmjpTouRl9+FOl5JOt8KhVvsS5vvC335aBmDZKW4r7DNvkIoXoQLqWvftWoNy",
-	"03xzGtTuNKelbf0Q5yXsedP7mDRK5hqZFP09FWHWaVCIbXQvbEIRq6KaL8OMwbXdpv+Ibu4Uj9eJcJYn",
-	"8QCuwjUinQG+rYp2ls2CdsqNvlbUM+iFtMPIZ2W/G+l+//La9huyN4obD8R1JIKGDly7Ppx6r6+vIzIq",
-	"TZkWyI5rkClL9HGRkmJTUawyahNX8P4BU2QqBR9uRa8aQXJFaNAdNuhLUiTKKi2k7fTt6oS0KZ/h/QWX",
-	"uOqu2oHsLKTUZszZyFf3UPHzBldduT02TdbXCDdmhFFNi5YhmN2JpzTC+y4cOkuY1wp33m5D80vZR6Vb",
-	"+JaZyB1deUJu6snbPeP/qn68xSdXc+Pd5wS35cVbxQX2L1PAqx13NVRq6NHsvsMpvjHqiggXU89raT1K",
-	"shUunwGVTW1TwxTbI5d3W/Xf2VYHDTfUjBgSzn8ywCgk4TANrY67YEHBWNezJX4pnm7O/NlGakK9OdvD",
-	"qOVhlcvFyoKyu3x//AjHQ/uygp0wBeW65i1TxHdFtDVdvryNuFPOXm1L97U0e1+ftBkHDMFhH7NtIMFJ",
-	"mmKFejoou8z4zAUON9p3jA54hnMs3IfU97+4v24XEn2oEoXn/0BkuIIEvzn1KFr/naI13XIHX02r+nZJ",
-	"8OFxoFC1tkaGoZoV2GJtI4ArbSw7llNbgkWTA6/Yo/e9bGXaQKzH5OnBC5ta5J/bDgHvXzo7aBta3L2w",
-	"uFGSuG6K3yIr8fbjFrU+t1yPI0ZTt1eTm7S/iou4UBMTVO1JvwRwW4hS3OT+JhHlzAL3LSKKEfnudLaB",
-	"Iz/RK7Be9UU4EqJDs7Vgn7BFx/2jVfthHawpC4HtX/oWmaFHsV7KZK98w3aqULYSRH/mrli6W1+Vem5l",
-	"1yy8NeYaO0eEml96nCli7xOmUXH7j4mUJUTNeEIGjGMNKXMIxf5QbW+HuhvmxT1HV2XXRt97XAVFKuz7",
-	"vg0YOfE3vKcjlhl6/Sz6eEctwzAMcUXbXLzcVSH5LPpNwWmshhFWVZtH2sOtIe18d9JGnC3gF5IEVdq2",
-	"gb64WiJLVOBDd+NUBW2QXBJHpZVmrbRfcLsAK6sdWSwgguNBVRRcrIGxCHXLEjnDpp7UMVZyiAnmSKoi",
-	"FWQCstK2od1ryQp6p9DXvdZRUJomwGqDXSzLKr2eqB9L6BFm3VLbS9ReLi+Wjv5JEocdaYu79z0enFW1",
-	"tFdGtcFWwZ1fgCl7dVWNxBRvyVpncFAuZwjaNrthePNWCB3bFnpuH9TE0BAeXJD52YDeP4Ke69q7Tjyx",
-	"3LiHCiHu0k8wtwULfUxmd7dDaNXs+RBzV/YPi+ayepXzoyNO1AJ+Q9DLqQ2/WeYfemuL1KzGCpz+H/Hl",
-	"7SNo0RNtaWTZVrDcXUw54J9NeFYPLDtEW+6G2l1qS9kJ84GdTT6NZne3A2xqv2HxlSOxosqIAXQuhu0G",
-	"l1P/mnHD4rC+RsQQ9UzM6izbLR6TWn7lC6fx2VssvpmrkKSU6KqiyqhGjF3kNGvcgINdY45rQnV/t1hJ",
-	"kRtZiNjYcc1I4U7p+etEBxecyo7u6G4QCVxCy/uXadlO9n6n3WgsugZXtmCKIU3LOKxM8D0bxcDpoC7d",
-	"O6Rd0m7qzdfjtugMUqyYhBnX2PuRZMKWaWGatGs2oupERMJYXIOqmiY9XhqoirRtyZlAdRrQLCN9mly5",
-	"e3K++bRZWD5x9ZmwvwsG5mDa45Z5uEzzMZVX5Z3JoFN6UXPJWk3zVkW5Lz3uN6aw9MuazraVoRDpEU5i",
-	"e/IWqr4ewThQGxGgUuPq8dg14o1tNryECVAd9gQmwWGW/qmcp4I33vVzj++U0otmyA9P6tW+xA10j9Xy",
-	"+5DQMZC2kK7OqW2iHJEp1hu3R9gJjnA7Yr/ss+/Ibs7MtnTYOa5CJcpWzmSKnu0AzAqUa3IX6VvLboW5",
-	"VBHM9q3dKX651ri3Dr92pwmu4X0sfAfb9FRj6LFh8Gaui6hzXPe5FZ474tiFqztly0LgNeinBy8666LM",
-	"WokI5YapHetZXz0hAMsaL0oF2IaitvQU9r/Y2PNSpd+2twyQ+EGOZNFxFH0atkgmdoGYIuS87QWZKGE0",
-	"DC5IJvgQJHaOUEG+5jXIvq+U5wKARSO4OslhkqOxSpyLh8omVYBtGwGixnI9vkHs4pI9Y8bZOB+H7ZHK",
-	"djwhWgUVjZcR9fuw8PFqHxLGadGFRJIRy1IJfN7NiNrYIndS8drPg3/4k1atd7VXqTzlim/JHsAWvUuB",
-	"Qr7CsRTg3Sr30vtK87/tqxL1jq0P7GoKGpw+iMMpIEAbAsJIHVMYJ5pQw/YWHlQj49j/YvBoDddT9SC/",
-	"hgPKA73M6zSiKuBasqyLuwR/Fzmbliz54GEw6ENIlvd3P9XpdiPRVuHQazqjHoz6v45jaunZfX331NrU",
-	"7ws/lnXG1y0A+f3s1L/zbRaDXA7h30thyDsQb7N+CtXNuktZyWC/16wsOXdG/6gyee9irvNUfgWzZVT9",
-	"0XlpPa6sG20qXtwWsxuLa/D+UR9DwsohgQ7AUGvlJFdOYa05jZlW3khZO760fO1btbZPvEt8IdPwT2zL",
-	"A7JkQ/19GHRK67LtSzbDLd6CcbxIg2hK0D5pRsWd+CLtXF/B1f3QKIC5kRUbQhWRXRccElPUml1FBp6A",
-	"wuYoHCBVviFCUQmvijvYR6H46QpmKxyT7iz3sKvSouSynzkQ4FrOML4SNsGMSKUwi8h1IsZw5C0DA5Fr",
-	"/Wset06fTAyHkPa4TSjj7lYy9kaMu+SUa1kU0nGNPQnjpG+kF9guW9Q1bBuJqTI8xvaBY3rEeI9jD3ZC",
-	"iW3L1SXvRa01Z9GYsyzRQpjCAJ2D7LipW1uPr27XZmsPNbZSa4gfGYu/bMS1nlMI3OaIgdvPokzNt10O",
-	"uOjmtmkxlGUFgbdSaXjJFttEsrxaMsp1eMiAoreGKdI+MN/1WkELwl6rs2ij7Sg/MV4B2TX5aR29ePEi",
-	"Kv2OBw1+x7vD7HoLMbUCNnqzXdgsnhYdj6lNBce2Rbh/mo0XoqVivIaS67UPXgOOPgyEhNUgYBehO4Hw",
-	"d+03rbUjXOo4dchZj/JsyWVapLhnYujJoMFvStphB6Ij81Vncdyp2mtwkbz02WKL1NigzeKDnMUi9QVl",
-	"9zZ2/EfA7Oy5TZ/VtncI1cz22n7uuJ9CtclvJVQzHQk6ZgvP7Ff78w4Py3WLXJRXjUi7LTPDjIaZSXit",
-	"vkgabGwkGR4WQ61IzwziB50a8aDCHo2/fTIsxiYl2WPEhritfWQ9brQvcyqGQh7mvnUWc/CNnz34DtXW",
-	"4HNw02f+WwyaB19XcO/20+3/DwAA//8=",
+	"7L1tcxu3liD8VzCcqTKZaVGyLfu5lmqqHsVWEl87iUqyk9kNvW6QDZKImgAvgJbE61LVfJqq+Tq/YXd+",
+	"WH7JFs4B0OhmN0nJpOy5e7/YItmNt/OC834+dUZyNpeCCaM7R586c6rojBmm4NNLKQQbGS7F6+zM/mK/",
+	"5KJz1JlTM+0kHUFnrHPU4Vkn6Sj2l4IrlnWOjCpY0tGjKZtR+8Y/KTbuHHX+cb+cax9/1fvxFJ3b28TP",
+	"KdWup7QzVGf8hSnNpQjTZkyPFJ/bxXWOOu+mjFzhE0QUsyFTpPs4IU8S8se//Vev30maluleWLnWGRd8",
+	"Vsw6R4+TjlnMYXfCsAlTuLxCaama15MKdmPwgZTIMTFTRuaKXXFZaDKnExaW9ZeCqUW5rhEOWlkGvXnL",
+	"xMRMO0ePD54chrVoo7iYwFLesMXOoAJjwyxv6ZDlFywHmCzv+00xZEoww/SeNouckdw+T7R74Yik9F+G",
+	"aWL/c///g/ufcEG6N8mih5+ENJUv7D//YP8dydmM7mlmicGwjHRpnpNZoQ2ZyjzrtZ1pXll3y9EeHrx4",
+	"3nS0b/mMm+XNntEJI5r/lZFuxsa0yA15dtC+AhikNjPi1rODg2Qdpv1EZ0zP6YidUTNtoYLwDLGQT8hY",
+	"KsJu6GyeM5IqKU3fMEGF0X06mrG0hSzcp/thSmWZsPD3c20Uo7P3Kv+B0Yy1UAsdapkXhpHCPU/en78l",
+	"RpKRBbCZKllMpkBDo8CVwgamOHDYwr/unRRmeqbkzWLPz7/3XuUrt1WH+619WM+l0AwY7pmSw5zBsY+k",
+	"MEwAStD5POcjapezP8cn/vl3bbf1acMj8+PCjNWDORHk/LuX5MXhs/+PuMH7cKjuXTv0iafEuZJzpgzH",
+	"1VIhpIFl6XULOIkevU06I8UsZZ3A9sZSzajpHHUyatie4TPWWaKQpMNuDFOC5q+zdXOdlk/eJpYlrVub",
+	"vwsSJOG1m3mLT916XPi0vFrhcfSOyJx05kzNuNb+ULlhs7ULOgvv2BHcYqhSdAEjFsOcj96whV4mi3M2",
+	"4dowxTKCj5FLttCEajLhV0yQ7s9zJi4ufiApLcxUKv5Xln20j6Qk54JpIhU5O/2xl5BrbqZEF0rJQmRc",
+	"TMj1lBvHKozisxnLgJb8fpaOrL7sYp7dDUduY8r7De+iEg4VDHKQq5525aQCLiQVNI9RN17ih7AaOfyd",
+	"jYzdAODVS3gcqCXLuB2E5mcRFY1prlmyNcK6L5XcF/Gjm+3Js2fJ10UIM3rzGt96fGCvv9WEESaIBaHn",
+	"T/90CPdm+KZhj5V56tPUsLIFIVvxBwEZLen5YWKvT/tm56jzv+jIfPztZO9/0r2/Huy9+PDP/9TEO2Gk",
+	"t1ybZR4edr3R+eJF0ECspRzadM3VCBNmat3xeyCqB6OYnWH+3w7+LsOpetrNcGpg8dW75zvF2J5l7CSC",
+	"HumW8r29i4gqcqaPyRXNC6ZJMbfy2pNnz8kb/q2V5400NAeBeGmVpWq5TdEl3INW1lu6T38W+QKWZcVN",
+	"oa+ZAvnSXgL2TqSC/GzFxifEDwMDk5HMYqHzCBU5AO9AaKau+Ih5YVUzkcHvhcbRuSCUDJW8dp/DCmui",
+	"LOlqLiY5G4hCs8SeKM9Afn98QGZcFIbpXn8gmhjISIoxn3wGrH9B8DkVdeQ17kea4NBkzFmeadLVxWhq",
+	"xQ9KdDHM5Ixy0QzdUaTF30Xhj950+n6zshCeCkp/7TSvqSYzmjEixTHhhlwyNtf2j+spE4QKaaasfJlr",
+	"K13PpEExqK593UsknjKaW5re1MLyAz4f3jxn1GkRS0Pz7G6Gm7vz0ZxqY9USv+UqBH61Z1hHFaueME3s",
+	"m0RREWlsXNdUts0O8DOEE7uU7yjPC8UaxOqXVqMbFYZfMTKmPLfitX2DqMKyuANCx4YpQgkCYkGkYL1m",
+	"vNDG3YabAeMCHt+F+BwTXAMR+ZUGtGyXoJGZ3EWULvd3Mudv2OKu0kF4Kbob//T4xZPVV2PSuVbcMMvT",
+	"UZW/TTpXTPHxokGRKlrxFTQj+5tg13CljbnS5hj5hBSIITq+Mrgmh0+eEEFn9tJAo57FHuo4v8wzGEgb",
+	"utAR2gylzBkVS7B0+199sg+sqZQwWea9J2evYX9ybG9MOudW5Yw4chfgsidFvjgm2kirvjIxUou5YVlC",
+	"BLtiiihmCiUY2us+G+7rb8CK/TSSoypyVvzKk4OtXmv3EWTvx/zaaOA7qZaB5fAfaSGxDNCi8KykCvv0",
+	"kI2lYgBKi/H83tRhb10YQRPHXTYgjzYut5pefgi3LxPFzI5TiEshr0VggQvL14T/+8Mymt3s2Vf3rqiC",
+	"JdgxcNT3YST8/EMYz/8eRq2saZ22OLoR67XFcrhtqIyRFL4zvbF+/UUw0cwUc7DJ0syeH97GnaSTce1F",
+	"BoBF+ZllG8IqmtbNUn5z7uYrv/nOz1x+9aq2hqZf7GoqW/yq9ePbduh8cQsy3zVHzalh2qzUKqZ8MmXa",
+	"LDkSDzwLtOwM5AP/SItYuAvLs+IzqhYr1+/WG1yN8IZf6jGhQ82E04CEZd6g9sBDzdvYupTq7LotomcV",
+	"QveQQB/coLsF89Tzp2stQPdFmhUXKSxk5Um+YmMu4ARfi3lh7nikWXi7GVPL3wnV5H+c/PiWSEX+fPHz",
+	"T8SwG5MQfGXIMjJcADbDbxewUaKZumIZoYakYe9BNNgrx+7/rqVIaxLmk+dPHh8erkPdaAMrj2n9na42",
+	"vtO3YwUuGfqub/Sv3Bq88rb7heY8o83mR6aUVJsfeEkpp/bFpmMHa1504m2yLj6X+BWsPPvoJqidrxpN",
+	"+dXdbt/PsNfd/aqvModmzEHf/CrGkRBhZ8u5ZhkxEhhEoy2yfOUHqqfL/CjVU/rk2fOjNGjwU3ZDLn44",
+	"2Xvy7Lm/TKO5yvGOCPtLQXMypXrKNJkxKtw35TM6IddTakDpNVPGFcFDskJlv9FuSPXLnDNhLthIMdOE",
+	"NZ8lRxTDnOvpCsMeN07GGbIRnQU54phQEl6OGTgq9KMpFROmNzfv3cV0FrD9/ga0JER7lQcah9fEZFg1",
+	"psX35tWSPS1C5iVUWwbmvYQat/d7yTajGiotU5RzeeCDRMOTn2fDaYqiarLa/D8jJDgAbvV29+z/do1L",
+	"e4NbvEJbkXaeKTq2aOoYgJXXR4ZfWaz3d8zddPEw1Ss38lJwZ5ip/suJn3nph7CS26RTv4qXDhscWcvY",
+	"9koawzIImvMMH570zsL41vE+MIi56Uv775O+kZdMvFd5ajE0zbie53TRH1HDJlJxpn97/CFt5PY5F2x5",
+	"PW+51c5wbl0MZxyWh0gP6hsYoJqVthnTmk7YevkOz6J8oQlHTpHmHXYU+nPRtz7eubxukpcUY+HBdUOe",
+	"R8/+WQ7vQABNi1na30jmxazZDTeShajeP1yY54eNULlkXnV/nTVzu0sWVHWiGc29+RR968eEzeZmAR5h",
+	"5203U2oIVVY2Mc5fzMQVy+Wc6f5ah9pyhBcd5htgDT6W+HOpXo+VXfoDajz6SiRUg3+X5jlTe6Op1FYi",
+	"ybyzwRJ+QgrB/1IwMFJzK69oEhZR5+PPntXV60g5KxWz/sf//5+P/mWvRT/7zlLK3TiK3YQcjxlG2yEz",
+	"Acd5FrGabooaTZ/O52lC0igo5beDD/0rpoY67VmWEiL/YaeN0N0q3Tvnzxe0B44KpZgwd7B3uTcCEXUP",
+	"iBQjy7y1UXLh5JRl0lxveXTR719FBKqWhVr/2hu2uMAHY0m7pveEg0kxrnRKrxgZMiYI8EW5p6eKZRnL",
+	"jtBciOfMQ9iEJnLOhCZULMCvY4/Xyw5BUgiTbCgq2JXb9YYL33/xqhxoh6ZJd7xL+FcK/J8defqGLU60",
+	"5hNxR1H+ErBw40SNeLf46srFzFw4e80UMh4zAMQbP3nzxQUqckg+KDTTpGv5srwWln2hf50qpg2hYsQ0",
+	"uOB7x0QUeQ56M/oQJ7kc0pwoKY0d1iKUfQJvJjQJLJHS5eqVUdgdmgggFKVcJjea5eNGu3i/8zB22Nr5",
+	"tkDoK7dqz6hhitN8A9z80T/64Mbwe3DOdfbzMGQL2BzHuqvGLsWYq4bknh8LbZx5yXvmedaIqJlanBei",
+	"Jf5RsblU5thfi94pv4En3q9s9XbPYfxlVlJeBMuhCfYcQLSlJFMLogrRtByg9Q3gB/YhoRjNvEhbne4C",
+	"7RlOjLayNssqEQ+PdLjiEjJniqCwm0S8g4osltgryRNbUIDK5b+TBilrrZKxzPMr12/lTJZnaAHqOv/G",
+	"JVus92+8YYtt2D4caHfj04iZ0xLGfEs1e35IutpQkVEFtjBpJfueFYrYDR2ZfEGePiHDhcFAWosbni/2",
+	"yU8Ve1lNR2nK52wyl71hi3Np7n4R3Is93zYf0UXgoSsXsGRVdr7z+FTISM6YJmMlZ32STphgkM+JVviU",
+	"i5wL5gRTwVhGpGVeqf18hLJWOhBoIuEq0v9IysSVVabGPGduMHqtP6JhU3+cUUEnTKXEoj8aWJi6YuoR",
+	"CCsDwcQVVxLEoYTYMSCLSjBzLdVlQnQUL25FBZprSRyG6eryiBSYdJkORJcKKywraqTqHVuJ2b7MLNub",
+	"MKPJ4cFTHzKV4qXSv+QiSzHiuyYHcpFtfIu9sQ/fJpg6/jn5ADhcqYjqI8LEFUmvqEqP4aBIapXa9Jg0",
+	"HDdJ8YuPPLOwUWzCpbB/MZHNJRfG/u146Udt6ITZL37XUny8ZIu0T36CYDOpSEAUAC2iSYPbp84M7TF8",
+	"WIXTb9ypegUmzAMppmCms9rNVSfp2M1a+X95m3fQcWDS76NJwpev/Wzhm1OYNnz8DucPn09+vUADv/7R",
+	"LwN39t/OPfuGLVrdmveOKVptauMZ6aaXVx//+Lf/SntoU3MSgZMPWg0uaH1ocidt6Nwqd+vcWo06Ks5S",
+	"6p/lOXxYeYJbunE/389Q32ZEZE7JBhaHdREgGNDAoPeyHcQzvQyj1344Kyer/XIe5q79ULU+vA2Yfk9u",
+	"2lwmQZOuRc30t7liY36z/8HuLEWxk/zxH/+bPH9KRlOq6Mgy4AQxdPmH5pScn2LF6Qsa9u6qXUI1grvq",
+	"ep9rHnIlED7b1hMW9pWr8Pc45KYTW3kE22BIJRKvVQRqpToUK408M6kYgfnIWOa5vO6vtxe2srfqsTS5",
+	"FqNiJWD214YqTDg0TkA8JppNrMiprXg8mpL0N1SoPn7wf+x9+GbJSf1svbkkrO6/nSwQZdvebdEVC9FS",
+	"OQ1Q1iJFHgulSIXSa/+bb1IQMyGA1gLLSplWe0MTNxmyXF4TbpZA8XwtKBRDyf51plsib+aIpAnqOmbK",
+	"NCP+LcIzXbEyrPZyrS3g4MfdnPbO3Rtg8uPCJyU3RLsxNdx82F+YGq4ZcoUhrtyGn7eJRiGVsc0wNapk",
+	"Im+eLeGTPBoDtBTTRW7ukFuOK7QvrRW1yvwVP0sSb2LFAcDwy5a5QgHh/qirt6Us0FTkRnOS6K0LT2zC",
+	"4UWU8IO5HC5egRuStRgrVx7jjJmpzFpdaI0/6BCpsCz5+9pCjzTBx47JAa7QgJHimmoirEKPZX9awuKb",
+	"csvf+Y0/0pALHuyJJWTifOrcahhcAHtxMVdQLsprHYplVpjL1t9MzhTtTgpXF+c4ueNIYjC3oYirblQ3",
+	"3BrK88ajvmOkbORHb+BIXGhDRUt0gt0x0+Z1tgbky9Ay3ORsRU2bpTuCvD9/TRQbM8XEiNUz2XI2I/ZF",
+	"0k3pUBbmaJhTcZkGJHJ4RTRdQL45zSsFENqiKuyvfq1hPy1gulmc42nc8WIcyqwlpdOdLrFPEKoh0qiR",
+	"WO0DaAzdbKAhPIuFyIZcULWwP3FwDwptGIXIDvt0rxI5OlyYtqT6zJU/bNO8Nq9hVMv4jMtrlOddciCv",
+	"tH5/+q6TdH44PXnVSTpnP1/YT2fv4d+Tdy9/6CSdV6dvT9+ddpLOz2fvXv/808Wy+rqKizQWQivjzqbG",
+	"zPXR/j6d874dbc76Iznbv3q8P6S5pZ87Z9TWkbHCSlbgIPLIZYaxCs/wHcQPfzNw7cKX3r/7bu9P98S7",
+	"eOCAePEUZZRUmOZh0W3pGNu5Vg0ggYX79TQB5ZyNpMpY9mMZB9QMlmUu7pwZMZJbDtBJOniMG5pfTt04",
+	"7/Bd/9HB7cO2z7Mhfw+Ht/AHZa/r2BGEUCk2YvyKZfZbRJZeQkaKZUwYTnMdov/jIgF4Df/gxlVsntMR",
+	"hhun56evTl6+O32VNlpbNP8ra0ZVC4ZHmoyLPMfakVyg26iCke2RhEYVYgQ242b/bpmjmLrtv5WTvp0V",
+	"qlimzkd1bcUd5XBmA+evB53bWryOCIOQUlvwsxqneadIy3tUJGyXUamv+vG7HBJt5HzOmkXTMRdRqsT9",
+	"bc6pYr+DgbnTqBb6Oi/1lVKDpgKGePm7HPabB7hW3BjWMMYvXpjcczbtQmQhDyWoUVYudbFzULdCkjFV",
+	"G2KjHlEhmnAxTE2zO46IW77Lmeu6XXmOcZdWQyqEcCnkEpwqLsV8M45Ww9mzMGzth/MwS+2HVzhp7VuX",
+	"bP4hjrptqnFk6YEMGdRrpPkl8C6cySKD7jWig/EBA43wcLkcQVpFEkAk61JBmDZ8Rg0E+3GjSQ5CQ29D",
+	"2K2KuvgliloeySKHchBkyCCI0M4erP3IrcEQD/7fhBg6mzMF/nbLpYF35WxsQFadsgWhim26xG0EDnpf",
+	"jKPdkgxiaqwFXCBc7mI8Pg/su4nVgzpyw1kGwdKJ07qlIpCLQNgNZmT54IOpzDONNY0sCwA1MyEUBSaI",
+	"vCnvwuNwMXhpnSpGLtncEDqnypDu96fvyB//9l/7+DOgR81yWCYTNki4UCcGMAFqdBkX8d0m+nGmvXSz",
+	"Wu2wyBFEwcoNB2E89ds9l5OJJaa5zPlogbuycrUVpt2Qe7mc6P1PPLuN97psqBjVqnzcpTjXdoulNRQv",
+	"k0qxnJoVyQcYb/9Ik/Rf916Wj++9zlIwjkKkgj0+DMU3rgyQP/du+q97DlvtK82MqWpmqq2BzxjRc3sF",
+	"cUFC7eYgk3lVKLE/z3iec81GUmS1fMPVFquXOdW63WwFdaYn0hAhSaEt1ZYamEeqECwqhVXIRkzrOOpZ",
+	"sXGhgQ0IaT7SPJfX8MlyFlkgxeOIH1E+wQd9+RMuQEH56I4VvsE8CWAsv2PBEctX6BXlGBa7oWhuZzsP",
+	"q4OPP0lzElYI37wLy4SPvnD2qVuqf8tXT4HPr3HN52HJ7tuwbjd1WDwOHe9goxj8khki6m8SBVO+48Ng",
+	"7hzautr+eL9AVAfel1hD/J2zQrWZvC4aNYnz2NByF/XBY/L62fG5tuljfRs1CovFm8t4uzXRwlW+om6h",
+	"JXUn9myesdxqsakaaoLl9yqU1UTTbhk75e++BRlRpRbOAqxJF5CK5PwSglQSvMsT93tC5lTra6myhGg+",
+	"EdQUyt7hhZkmUKQ0adRhT85e71m5PkzfW6/IrhJ+gPLcETcWISzTv9bUJKTRj/EVtWTNbrJhVwmkhrCR",
+	"674mP6wWtL6Fh5d1U1UaXFcznKoNJqKjO796u3KhTRf5hUXoqKKhxfJHmhSC3xALLXt3CiqkuzohmNHe",
+	"5yrDum3wDHyqmRBrMb8qn6yP+a3x3mWd2Eqvi/TICp71Bg/w0zFJQaTFR0J1QfjumKRAGfa3ULS3KveS",
+	"LpTt9R8TothYMW0pBTPdI9OP/fFKYg+HHqHGL+KKu7MIeqVdWMcVGAWZ/pKJTYOTuMjO3PvubxjD/v0O",
+	"x6kc2zbCJSINYmeB08EtHOnf38SMQXtK15ghqmNmUPVdRlT90QrejYZzcBjXJptAbYWc67LEQlCvIJAs",
+	"Z/CHq/KLfwEolHS6HLcqppbCfmqa9tepPJm9bgie8sXTNirNXqs7vnyXhIwgEj2KMjfXpcBtvBr1SCdE",
+	"UKWsHOfLIABaPtJklFM+622cm7CqUUW9ZqnrohNv50NTEK5mo0Jxs4CiDM4OzahiytJs+ek7fwH/+dd3",
+	"vkUOaFjwa8lfpsbMsU8KF2PZ4LwLmgMWfDZTrrI9q7MuKrbeUMsCbkxaZBwMMcASo4YuGnjTQPheAPYu",
+	"RQYrC+w3BGE80dB98s7VOzaKjsDxAE5BjOGwYFSFmfoQEywfzhTppvjHvhf49+1O6ZynvXCnfy/Jxas3",
+	"9tHscj/t9QdiIP7xH0FZsnPjiu2Xp1dW2kidJpsGpLGyhlXm05O4vPkR+RYOmQyKg4Onoz//+g7+YGmf",
+	"nLiMa5A2dIlacAIDQclc8StqMKD2eiq1L4tOpjQfE8DX0MHE1ejGAbun2ZNnzx6/IH/8+3+S9DR7dXGS",
+	"JuT05auLE3IGdXf++Pf/HIj09OLJs+dpQs4vTsgf//F/yJODwz/hO+fwy356Bv/3+uSlRXZ9RFJdDFN/",
+	"7jgbxPjSkXFBvlINRIq7DUwK97yP35atH9xRHJOUFlmKJtOQNMBH4AXOZhxC2S20EpLiCaS9Y5Kym7ld",
+	"yUB40kFsM2QmtanmHrhWUCTnYwb3cOgo9ZhMe64idcqpSUlXKiLkde94INJLnqWkizadnt80ZjD53jAX",
+	"P5zY8xxzMWFqrrhAM4kVPoeMSKwtAbCWc3TIDESciZ4iGyFdSix/tThcMgqCpK57jgdFp/4oGBujwQYC",
+	"0jAZVwQwXbui4OTEYRbIw5AG8bvhAEYsi79XaGYFAZBcF4haoM2SQhieIzF5CWDOFdN9gnQwxjrg9hVK",
+	"Dg8eBy9+0CAcIZ3FyxyIk2jd9uX0U0CWJERl6YRA1FH5zetM36Z9koaHYRPUB57NqaWcLjbjopjcD9X0",
+	"jWIWm/D7/jffpAm5nvLRlHAxyovMkq17x+Wt9uyhRUuEmjwW1ehoarWOwmieQZJrgIe8FlHkm5sUtu8v",
+	"cUs/5cUNWA23tP0LGgslJC3v7ugTYEoSXE5we6PpKP0mhSnstW2HnzBI9rC4BO9jskxCUryt7V94XWMg",
+	"HsTehdNNyDwvNELbf7en52zEx3yEoACx0V7yqRUB/VJ7CXESZ/jWLtl+jRJACrHXGtjtQKSRNJCSLvVj",
+	"RPtJI4inLswpBPBBrzckhghEgPuyFtTnRoc/x8CawpFXoxTh5wp4ehGLtvQMYYMTRYWpCA8cryo9EIg5",
+	"DuLUXV5hMSYYAmE0IQ3RzBd21uTw4DAJuW5UEz52YV3wJLvh2tj7096WludD6QXJ0PGeM3pJ6EhJrYlr",
+	"QXdMKIEkt6Z5Z/SS2RsjWh03AzGiorakp556wayky+vv8OYG+Nyzmxs0UiAV1rupkUyOihk4i9O2Tm6W",
+	"l2PbiIFwZYG05eLAnxOSYhTUbx/68KO/Jbhx7Tow/igSTU7OXkelxI46B/3H/QMrcsk5E3TOO0edp/2D",
+	"/tMOxmWD0OTN0k6QPvoEIu/Rpw5mlTnTbscqDSdero7bhf7W6CvG0UjGFQOoQj4dr5VTaeplGGv99+wL",
+	"2Px4ueb9aqfJTV6ABosbPOiUntsPtQZ/Tw4OVjT3u1tTv7KrU1NbP2j/CUVtAAIJqt0owfOs78oWUheu",
+	"2TRPWHjUPjDp6GIGBbQQE8rLWNeJzLJfsPfQiQ4CvQYVdC51A2ZhAsOJk/sdm//WhZRs78RcnsRtVeFw",
+	"GbA1YD3e7tRNgHrpy9TfFyBL53ub1GgZnEuoyYCSunTyr+D78uQrZ9AQD4XPb3PNSTOz+Z6ZllUd7B4y",
+	"wY+41X3WWOZ2m+iGVpaW8cypGU2XzxTTNHZOZi4bZCMyewBg4nK2wvfO0bRd1vALzTIjkSghZXe2xOfe",
+	"gW4W9TpzRnKr2Oau/88KYo6NWKtu55cVY9f6Kzoa90vd040tqiu2/Xu19m4e2IdW3LVBeUihbR42tD26",
+	"67i+LdffvMBSayyyUmqJkHKXokuM+2vkl5j8YiFmuQdO6prgpHEXnFBQx3MLcDVGVXCTtiq4Vg91ZXDr",
+	"3jdvOAD3fnrs1DcpWOpCkt0vVpeQYsT6xK4PvRkDUe/RAwMvuS6culea5rgmY2ZGUyx9CwXwuqAuNy4K",
+	"NNrltjxhJ2VTn2cHT3q4QBitoUNiuZLqVH5MLsChy0gKbV/S2iRWu3P2ybiLY3pU76mIoCl7MAZbnGLI",
+	"IDUq2mwgvA8Hp6KXrMSjIR1d9o4r4efVbovwDoAF1LgmaTjKB9vNXb3U/+uB5eI44W0HwnFJ8m4irPEJ",
+	"ZUOJbGrZVuloUrHkuKorvmpuuPh67Vyi+fbeUB6vwX7nQnl5VjgUoSRuilTrsNjGFtvk+FW7OXggdHpX",
+	"a+3/uWL90pVQlbXWXblRLMOZ/bqzVmp/QHbwZeT39fBzAa1bgWOzTF8K6/tSVeR1uLjvRe37H0tSAgfv",
+	"NjCl0YpSdg77WiiulYlsjVEtJ8FG4kuFhSP24K08ZFgfLF7fPYGL0Rpbhmv1JE/pyHVRRD+Td7kuRbWQ",
+	"rqYzRlxoKHl//lYnJOM0J5OCqqySkTQQGM+MQ+Vy4mLLLrnIfHBMr0/e1c8XdR1X2gIlHlkYe5xgtjcD",
+	"AXb5UOaAKS4zPnJdII/s4nx3VN8BF1yu7kN67DJorMyoCiv9FcJoIgVKmZXeuoViTWKxh24aOjCmzsf5",
+	"1MUXz0jXya8DEbIVonjcMRSZhWEjdILzOTx4bMXaw4On4CMrY4e84x43Z4/XuxFe1I+RzArogOIF5SYh",
+	"ECJ4HoaO4wIGLYTsWhhjRYCGMy8RAw/anvFWmHN7b90Y+6OjFfK6SvdAGb37U/fNYrfUXY/xROTIOXP5",
+	"VGVx7MoppP6dviP39yrXKel6dS7WycraAC5qNJQI6GFUJzc4q5AGfGL5FYN28iSXcm6VmcRHYyQDkXNx",
+	"uZfLEc0tIcyYoRk1lNAsU0xrUojc/lcJQPDeUbcKiryDmyMylBZnFHhc0eXuqOypIxqfOyCvRS22BHW8",
+	"qZzvDRd7UzkvMzQV8+rzWKprqjKWHUcKHIXUDdSrE9gzcjOW9YkPS3fhwUwnzkdu+dHhkxfoweVGk/Sc",
+	"GbXYO7H4niYw6Jxq6BflMNNpC75vQp98W+a7DIvxGAwbXRexMRCPD8iP/FvCLLe/poteC1e4WexcFKyU",
+	"AXhgMbCa/t0qCYYw7pCR0w2dsCx0EHy9raiPGEHKKvFeJ2ev2zhQA/c5jrNOsmzpavkc7vRR0eutcKj1",
+	"lkJPHO9VjlnLndsPKxeoWLC27JaJOtORj9ZdaUByZidvEKLQnL1qFjquc1AX8ecxC8UOn9eKtrEQKoSW",
+	"JLsnK6EirMe5vEZWSwcixTTR0M4niKBpjEYTK0ZZ3ms5sbNqoY2swVBHB8Luot1K9+zgSaVLNgYuh1xN",
+	"CDjgue71SxNmvH/PNPfCMTlGffYec/Wwp/uxN0FG9kVo/OCnNbK07jHSPTx40cjmzku8+VsyHpQ85SSc",
+	"QY150AnlIgF0w3boGgIMGxSZ+/GMsvf+VoixaFBDL2KLzwnOt2uThZvmqzNZ7M5UYS+gS7bwvYuqvffh",
+	"Goqp9Zg0qsI15CuZHEcrvdekQE25C8KtCyN6GYfob+yn/Hs40U7xeJOQohISD+Cb2yC0KMK3deFFZe/i",
+	"nXKjLxVmFLVm3mGoUeW8G+l+/+MVtj9Gka8RIK5BMmtoCL5r4NRbj3+ZK6PSI7rl7rhiKuMjc+xjQDH2",
+	"E/VDjBQFuY1rcq2kmGxF1Zmy0WUlIy5qk+oNXNpIBcG9rjMX6VKxAJHbZYq4qhFM9VoptRlz7uQce6iA",
+	"tQbfWGT0g4jr0LLMCslWW/QdTCGdAqA0hcRiwXormNca/9luY+FWso93MU/eMhO5p+9Mqru6znbP+L+o",
+	"46wdcjW/2edAcFtus3VcYP9jxiCX8r6KSg09mv1lMMVXRl0JWLA9r6X1sIStcPmcUeedaYl5kAosV/Z4",
+	"qg4z7LzYUArAXkPSmTTHEPYDZpVIT7gPFnjGupku8Yt/ujnUdhuxgPVe8Q8jlsdNN9qFBY2n/Pn4EY8H",
+	"+mUFO9k1066J/ypBfFdEW5Ply3oPO+Xs1S75X0qyD+1SmnHAEhy0Vd+KhSrLoGEeHZdNb0OooGA3xjfI",
+	"jXlGu2lqY1Lf/+T+um0l+lgkiuH/QGS4hgS/OvEo2fwd3yl/tYGvJlV9vST48DjgRa2tkWEsZkW6WBf8",
+	"D+gHwPo9PeTUSLCgckAtI3CIQSirnrKsiViPyeHBC/QShOe2Q8D7H50etA0p7rOwuPEmOcHFfY2sJOiP",
+	"W5T63HYDjlhJHWuBNEl/FROxFxNHINqTYbnAbSGKL53yVSLKGS7ua0QUe+U76GwDR36klwyt6m04EqND",
+	"s7aAT2APtPBoVX/YBGvKmrb7H5WvcBtbFOs14/bKN7BxpsaKVcOFq2ng0qwrpYnLJt6Qpo1eUZ0Qan8Z",
+	"CK4JJvBnSTWaTS/EiIy5yLz/2J8PNViOwZV08YUFnHsaA2IGQkfFtPD90JWcnISgvOspzy29/i6HEPiX",
+	"gxuGuPrDLoTFlXv7XQ6bHKlQtSsuELyMtE+2hrT1ItxtsWRu/VKRqODwNtAXdktUiQpi4ko86Kgrs4ur",
+	"4ka3VqmO0vmgSPARYgGRAgBVEXCh6FQb6pa1CJ0kW6tTBqWTUh/k6KKz5kxVukh2Bx1VQe+MDc2gcxTV",
+	"AIyw2mIXz/NK62kaxpJmCuF5VMABYDUXv3WwT5JURXD0xW4GIoJVtWprTo3FVimcXYBrrBWhp/IaylKg",
+	"MTiqSzhhBnvvcih1IaVJsaO/Owc9tzQEgItSLRrQ+3tm6j2vN/Inlgf3UC7EXdoJlo6g1cZkT3c7hFZN",
+	"V4sxd20782QpjUY7OzrgRM3hN2FmNbXBN6vsQ2+wKtx6rIDp/+5f3j6C+hbtKz3LWIx9dz7liH824Vnd",
+	"sewQbbUZanehLW/Y4ssYm0IYze7S8TCXzrL4CkjwqrLXAHYYCbrPOurf0G/ogfUlPIYgZ0KgtQ6m1WNS",
+	"C3l+4SQ+TBtFsRQbFpQ3uq6IMroRY9uMZo0HcLBrzHE9sT/fLFZS5J00xDdssbGncKf0/GW8gy1Q2VFR",
+	"jDt4AlfQ8v5H167j7vaAOrQblUXXbxsrlFnSRMaBd8KMGqY4ze2dhDKoy8CIaZd0Qwt/pGtoqz8QWOUN",
+	"KFbO4yQIMlZyRnKJddG4Id2ajqh7CVFsJq+YrqomA1EqqJp0scZbJDqNaZ6HOGE0zlNlBXK7sWLuCiJC",
+	"u1lwzLHrgUDm4ZI/ZlRdlkUK0tApJfVFDlFrWtYqynMZiHAwXtMv25PAtBMpsyOYREGikRf1IRmrFBsx",
+	"RjlIXAORQsqImqWYoKLYnLkSylBRIeuTCJilfaoQmRSNyfXu8Z1SupvjC5C6m7k9mQsaPw3ZiM4Y6Url",
+	"kv4ytTgvREKuoXUOgrAXgXA71/5ibuSenkKp0mY1G+mwd1xdFWiTDm2uwbIdLbOyyg25iyvLvC3mUotd",
+	"h8F3il84hQXvjiXBDayP3nawTUs1uB4bBm/muoA6x3Wbm7fc+YrrrtAj1mGCBBBIPtgQZTYKRCgPTO9Y",
+	"zvriAQHQP6ItFGAbgtpKKOx/Qt/zSqH/HJp8RUj8ICBpA4dvObZFMsENQoiQs7Z7MtHSShhCklyKCVPQ",
+	"BE1H8ZpXTA1DaVrnAPQJ23WSgyBHq5U4Ew9VTaIA3zYCJI318VzPpVU18mZc8FkxizvRlp1PY7SKWgis",
+	"Iuqf4k4D621I4KcFExIZTXmeKSaWzYwgjbWZk/xrP4//bk9at9/1VqUSyhXbEgJgi9alSCBfY1iK8G6d",
+	"eemnyLK4C1EijP9lTE3l9h7G4BQRILqAwFPHNfiJ5tSyvVZANTKO/U8WjzYwPVUB+SUMUGHRq6xOU6oj",
+	"rqXKQvQr8LfN2LRiywcPg0HvYrL8fPNTnW7vdLVVOPSGxqgHo/4vY5haCbsvb57amPpDpeWyscemFZe/",
+	"XZyGd77O6surV/i3Uon5HsTbLJ+y6mHdp45zdN4blnJegtHfyzp/dvX0ZSq/xKz5Nqp+76y0AVc29Tb5",
+	"F7fF7GbyigX7aPAhQTGfSAbgILUKEupc1YzG3OigpGzsX1q9961q2yfBJN7KNMIT27KArDjQkA8DRmlT",
+	"9lnLF3DEW1CO2ySIpgDtk2ZU3IktEuf6Aqbuh0YBiI2s6BDae3adc0heg9TsKjKIEdPQjUwwlunQgciX",
+	"nq3iDjQu8j9dssUaw2TcP7w1uOxnwQgTRi3Av1Lt516pleTq9x0FzcCuCGvUwONo9MnlZMKygcCAMuGy",
+	"kqHtddonp8IoX9vK9agnXJChvb0YdgN1vTj1VF5ry2Ow4S43Uy4Ggg4x3Q3bh/bJT7LWTN63ki+r3hCu",
+	"wUHnVnbc1BZ3INb3xcXKNo09axv8R1bjLztfbmYUYu5w5Nidp68c9XXX3/f9cu9aDGVVBf6dlfZ3jYM3",
+	"jVSt9u62g66AG0anFdXScK5PU84omIC4Jt0D+92gEzWQHnR6bdDDUX7korJq16qvc/TixYukNGYeNBgz",
+	"779m1yGQ6zVrozfbXRsiv2uNDbWpVKgX6VoEt66Iixqeb9JWe6N1DNlYKrZ+CVDg615L+Js2xtaaCq+0",
+	"xjrkrLuOtmSHjYrZBjJoMMaSbtxH8Mh+1Wt3ZlU7BrddwiEErU02jpolPwgs2mQiEAi2ceLfMwj5Xjr0",
+	"Re14J6waLl87zx13Rar0NK/6f5bAtz8M/dkb5akz7L+I4QihanClJquVRLiY9HGklMxlzkcLolz7dVd6",
+	"OKX5NV1gB8uBCNVdxla6Ac7kRSz4hYysiAWsUizxczkmhwcHUIdVKtbzJUYHAt10ECnooq2HuRziV1Hc",
+	"NtrBK/IoZsUkZETnc+TSUS/hRzp04XwrYZ8LYEYpGS4M01icppsaVQgoBJMSTReaaNlLSFSZNu6OvnSI",
+	"imV0ZLDApC4beZSSHQQcucf+rKX4DjoxpW1CHDk8OER4+SqE11QHmLSkFSx17X8QqnVztfqQHRohem2L",
+	"ik08tCdnLA7uSquiRvPfirqvp5LOeCtH/hV/3iFQXUf3tlQMuJK2ZZmwo0EwI1Ti8HHGjc3eY2BxIEKz",
+	"sNda1E0dABX3Uf/tgxUgkAEgGAuVd446+yBYuNE+LWklGiQU960zskXfhNmj70DTjT5HyYHL30KcTfR1",
+	"BfduP9z+3wAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

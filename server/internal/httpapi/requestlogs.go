@@ -31,7 +31,7 @@ func correlate(next http.Handler) http.Handler {
 }
 
 func toAPIRequestLog(e *requestlog.Entry) api.RequestLog {
-	out := api.RequestLog{Id: e.ID, Time: e.Time, Namespace: e.Namespace, ConnectionId: e.ConnectionID,
+	out := api.RequestLog{Id: e.ID, Kind: api.KindProxy, Time: e.Time, Namespace: e.Namespace, ConnectionId: e.ConnectionID,
 		ConnectorId: e.ConnectorID, ConnectorVersion: e.ConnectorVersion, ActorId: e.ActorID, CorrelationId: e.CorrelationID,
 		Method: e.Method, Url: e.URL, Status: e.Status, DurationMs: float64(e.Duration.Microseconds()) / 1000,
 		RequestSize: e.RequestSize, ResponseSize: e.ResponseSize, Labels: e.Labels}
@@ -96,4 +96,9 @@ func (s *Server) GetRequestLog(ctx context.Context, req api.GetRequestLogRequest
 		return nil, err
 	}
 	return api.GetRequestLog200JSONResponse(toAPIRequestLog(e)), nil
+}
+
+// GetRequestLogBodies implements GET /api/v1/request-logs/{id}/bodies.
+func (s *Server) GetRequestLogBodies(ctx context.Context, req api.GetRequestLogBodiesRequestObject) (api.GetRequestLogBodiesResponseObject, error) {
+	return nil, problem.New(http.StatusNotImplemented, "not implemented yet")
 }

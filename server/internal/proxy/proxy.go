@@ -178,7 +178,7 @@ func (p *Proxy) record(ctx context.Context, c *connection.Connection, r StreamRe
 	caller := requestlog.CallerFrom(ctx)
 	p.Recorder.Record(requestlog.Entry{
 		Time: start, Namespace: c.Namespace, ConnectionID: c.ID, ConnectorID: c.ConnectorID, ConnectorVersion: c.ConnectorVersion,
-		ActorID: caller.ActorID, CorrelationID: caller.CorrelationID, Method: r.Method,
+		Kind: requestlog.KindFrom(ctx), ActorID: caller.ActorID, CorrelationID: caller.CorrelationID, Method: r.Method,
 		URL: requestlog.RedactRawURL(r.URL, info.apiKeyParam), Status: info.status, Duration: time.Since(start),
 		RequestSize: reqSize, ResponseSize: info.respSize, RequestContentType: r.Header.Get("Content-Type"),
 		ResponseContentType: info.respType, ErrorClass: info.class, Labels: c.Labels,

@@ -26,12 +26,37 @@ const (
 	ClassNotReady       = "not_ready"       // the connection cannot be used (state, credentials)
 	ClassInvalidRequest = "invalid_request" // the caller's request was malformed
 	ClassInternal       = "internal"        // AuthProxy failed (database, decryption)
+	ClassRejected       = "rejected"        // a token endpoint refused the grant or the client
+	ClassUnavailable    = "unavailable"     // a dependency (Redis) was unavailable
 )
+
+// Kinds of entries.
+const (
+	KindProxy = "proxy" // a call through the proxy
+	KindProbe = "probe" // a connector probe run through the proxy
+	KindToken = "token" // an OAuth2 token exchange at the provider
+)
+
+type kindKey struct{}
+
+// WithKind marks the calls made with ctx as being of kind k (KindProxy when unmarked).
+func WithKind(ctx context.Context, k string) context.Context {
+	return context.WithValue(ctx, kindKey{}, k)
+}
+
+// KindFrom is the kind ctx was marked with, KindProxy by default.
+func KindFrom(ctx context.Context) string {
+	if k, ok := ctx.Value(kindKey{}).(string); ok && k != "" {
+		return k
+	}
+	return KindProxy
+}
 
 // Entry is one proxied call. URL is already redacted (see RedactURL); Labels are the
 // connection's labels at call time.
 type Entry struct {
 	ID                  string
+	Kind                string // KindProxy, KindProbe or KindToken ("" is KindProxy)
 	Time                time.Time
 	Namespace           string
 	ConnectionID        string

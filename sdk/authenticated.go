@@ -9,9 +9,9 @@ const (
 	AudiencePublic = "public"
 )
 
-// NewAuthenticatedClient returns a client whose every request carries a freshly signed
-// bearer token for audience. opts are applied after the authentication editor, so extra
-// request editors run after it.
+// NewAuthenticatedClient returns a client whose every request carries a bearer token for
+// audience, signed by s and reused until half of its lifetime has passed (see TokenSource).
+// opts are applied after the authentication editor, so extra request editors run after it.
 func NewAuthenticatedClient(server string, s *Signer, audience string, opts ...ClientOption) (*ClientWithResponses, error) {
 	if s == nil {
 		return nil, errors.New("signer is required")

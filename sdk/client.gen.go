@@ -463,6 +463,9 @@ type Connection struct {
 	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
 	Namespace NamespacePath `json:"namespace"`
 
+	// OwnerActorId The end user the connection belongs to (an actor in the connection's namespace), when it has one; that user's marketplace shows it.
+	OwnerActorId *string `json:"ownerActorId,omitempty"`
+
 	// ProbeFailures Consecutive failed probe runs (0 after a healthy one).
 	ProbeFailures *int            `json:"probeFailures,omitempty"`
 	State         ConnectionState `json:"state"`
@@ -492,6 +495,9 @@ type ConnectionCreate struct {
 
 	// Namespace Dot-separated path starting at `root`; segments match `[a-z0-9_][a-z0-9_-]*`.
 	Namespace NamespacePath `json:"namespace"`
+
+	// OwnerActorId The end user the connection belongs to, so that it shows in that user's marketplace (reconnect, disconnect). The actor must be in the connection's namespace, and the caller needs actors:impersonate on it.
+	OwnerActorId *ActorId `json:"ownerActorId,omitempty"`
 
 	// Verify For api_key connectors with probes, run them with the key before storing it; when one fails the answer is 422 naming the probe and nothing is created.
 	Verify *bool `json:"verify,omitempty"`
@@ -945,6 +951,9 @@ type RecordedMessage struct {
 	// Headers The headers as sent (request) or received (response), credentials and the connector's redactHeaders replaced by `REDACTED`.
 	Headers map[string][]string `json:"headers"`
 
+	// Omitted Why the body was not stored, when it was not (the connector redacts JSON fields and the body could not be parsed as JSON, or was truncated); `body` is then empty.
+	Omitted *string `json:"omitted,omitempty"`
+
 	// Size The body's full size in bytes.
 	Size int64 `json:"size"`
 
@@ -1127,6 +1136,9 @@ type ListConnectionsParams struct {
 	ConnectorId *ConnectorId      `form:"connectorId,omitempty" json:"connectorId,omitempty"`
 	State       *ConnectionState  `form:"state,omitempty" json:"state,omitempty"`
 	Health      *ConnectionHealth `form:"health,omitempty" json:"health,omitempty"`
+
+	// OwnerActorId Only connections belonging to this end user.
+	OwnerActorId *ActorId `form:"ownerActorId,omitempty" json:"ownerActorId,omitempty"`
 
 	// LabelSelector Kubernetes-style label selector: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x,y)`, `a`, `!a`, comma-separated (all must hold).
 	LabelSelector *LabelSelector `form:"labelSelector,omitempty" json:"labelSelector,omitempty"`
@@ -3370,6 +3382,18 @@ func NewListConnectionsRequest(server string, params *ListConnectionsParams) (*h
 		if params.Health != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "health", *params.Health, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.OwnerActorId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "ownerActorId", *params.OwnerActorId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {

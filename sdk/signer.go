@@ -176,10 +176,13 @@ func (s *Signer) Token(o TokenOptions) (string, error) {
 }
 
 // RequestEditor returns a RequestEditorFn that sets "Authorization: Bearer <token>" with a
-// fresh token (lifetime DefaultTokenTTL) for audience on every request.
+// token (lifetime DefaultTokenTTL) for audience on every request. The token is reused until
+// half of its lifetime has passed (see TokenSource): signing, and on the server verifying,
+// happen about once every DefaultTokenTTL/2, not on every request.
 func (s *Signer) RequestEditor(audience string) RequestEditorFn {
+	ts := s.TokenSource(TokenOptions{Audience: []string{audience}})
 	return func(_ context.Context, req *http.Request) error {
-		tok, err := s.Token(TokenOptions{Audience: []string{audience}})
+		tok, err := ts.Token()
 		if err != nil {
 			return err
 		}

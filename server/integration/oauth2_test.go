@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -41,15 +43,25 @@ type authServer struct {
 
 func newAuthServer(t *testing.T, redirectURI string) *authServer {
 	t.Helper()
+	return newAuthServerWith(t, redirectURI, nil)
+}
+
+// newAuthServerWith is newAuthServer whose provider uses wrap(storage) when wrap is set.
+func newAuthServerWith(t *testing.T, redirectURI string, wrap func(*storage.Storage) op.Storage) *authServer {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	a := &authServer{t: t, issuer: "http://" + srv.Listener.Addr().String()}
 	a.storage = storage.NewStorageWithClients(storage.NewUserStore(a.issuer), map[string]*storage.Client{
 		opClientID: storage.WebClient(opClientID, opClientSecret, redirectURI),
 	})
+	var st op.Storage = a.storage
+	if wrap != nil {
+		st = wrap(a.storage)
+	}
 	p, err := op.NewProvider(&op.Config{
 		CryptoKey: sha256.Sum256([]byte("integration test provider")), CodeMethodS256: true,
 		AuthMethodPost: true, GrantTypeRefreshToken: true,
-	}, a.storage, op.StaticIssuer(a.issuer), op.WithAllowInsecure())
+	}, st, op.StaticIssuer(a.issuer), op.WithAllowInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +74,23 @@ func newAuthServer(t *testing.T, redirectURI string) *authServer {
 			return
 		}
 		op.AuthRequestError(w, r, ar, oidc.ErrAccessDenied().WithDescription("The user denied access"), p)
+	})
+	// The provider's sign-in page, for the browser tests (the example storage sends the user
+	// to /login/username?authRequestID=…); the HTTP-level tests sign in through the storage.
+	mux.HandleFunc("GET /login/username", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = fmt.Fprintf(w, `<!doctype html><title>Provider sign-in</title><h1>Sign in to the provider</h1>
+<form method="post"><input type="hidden" name="id" value="%s">
+<label>User <input id="username" name="username"></label> <label>Password <input id="password" name="password" type="password"></label>
+<button type="submit">Sign in</button></form>`, html.EscapeString(r.URL.Query().Get("authRequestID")))
+	})
+	mux.HandleFunc("POST /login/username", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PostFormValue("id")
+		if err := a.storage.CheckUsernamePassword(r.PostFormValue("username"), r.PostFormValue("password"), id); err != nil {
+			http.Error(w, "wrong user or password", http.StatusUnauthorized)
+			return
+		}
+		http.Redirect(w, r, "/authorize/callback?id="+url.QueryEscape(id), http.StatusFound)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/oauth/token" && r.Method == http.MethodPost {
@@ -144,8 +173,14 @@ upstream:
 `, opServiceID, a.issuer, upstream+"/")
 }
 
-// browser is a user agent that never follows redirects by itself.
-var browser = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+// browser is the user's browser: it keeps cookies and never follows redirects by itself.
+var browser = newBrowser()
+
+// newBrowser returns another browser, with its own cookies.
+func newBrowser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
 
 func browse(t *testing.T, u string) (*http.Response, string) {
 	t.Helper()
@@ -390,9 +425,11 @@ func TestOAuth2AuthorizationCode(t *testing.T) {
 			t.Fatalf("replayed denial: %d", resp.StatusCode)
 		}
 
-		// An exchange the provider refuses (a forged code) fails the connection too.
+		// An exchange the provider refuses (a forged code) fails the connection too (in the
+		// browser that opened the link).
 		forged := create()
 		u, _ := url.Parse(*forged.AuthorizeUrl)
+		redirectTo(t, *forged.AuthorizeUrl)
 		resp, body = browse(t, h.s.PublicURL+"/oauth2/callback?"+url.Values{"state": {u.Query().Get("state")}, "code": {"forged-code"}}.Encode())
 		if resp.StatusCode != http.StatusBadGateway || strings.Contains(body, "forged-code") || strings.Contains(body, opClientSecret) {
 			t.Fatalf("forged code: %d %s", resp.StatusCode, body)

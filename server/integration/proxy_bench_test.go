@@ -23,6 +23,9 @@ const (
 	benchProxyRequests = 5000
 	benchProxyWorkers  = 8
 	benchProxyWarmup   = 200
+	// benchProxySequential requests are then sent by a single worker, whose latencies
+	// contain no queueing behind the other workers: the latency each hop itself adds.
+	benchProxySequential = 1000
 )
 
 // benchUpstreamBody is the small JSON body the benchmark upstream answers with.
@@ -32,15 +35,17 @@ const benchUpstreamBody = `{"id":"item_0123456789","name":"demo","price":12.5,"t
 //
 //   - direct: by an http.Client straight to the upstream (the floor);
 //   - reverseproxy: through a bare net/http/httputil.ReverseProxy (the baseline);
-//   - authproxy: through AuthProxy's POST /api/v1/connections/{id}/_proxy with API-key
-//     injection and the request log, by the SDK's ConnectionTransport as an actor with
-//     connections:proxy (a fresh Ed25519 token per request, as the SDK does).
+//   - authproxy: through AuthProxy's streaming /api/v1/connections/{id}/_proxy_raw with
+//     API-key injection and the request log, by the SDK's ConnectionTransport as an actor
+//     with connections:proxy (its Ed25519 token reused until half its lifetime, as the SDK
+//     does).
 //
 // Each iteration runs the three variants one after the other, benchProxyRequests requests
 // each with benchProxyWorkers workers, and reports per variant throughput (req/s) and the
 // median and 99th-percentile latency (µs), and for authproxy its throughput as a fraction of
 // the reverse proxy's (x-reverseproxy) and its median latency added over direct
-// (added-p50-µs). Run with -benchtime=1x; see docs/benchmarks.md.
+// (added-p50-µs); then the same for one worker sending benchProxySequential requests
+// (seq-added-p50-µs, seq-rp-added-p50-µs). Run with -benchtime=1x; see docs/benchmarks.md.
 func BenchmarkProxy(b *testing.B) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -105,9 +110,12 @@ func benchProxy(b *testing.B, o testserver.Options, upURL, rpURL string) {
 
 	b.ResetTimer()
 	for range b.N {
-		res := map[string]benchStats{}
+		res, seq := map[string]benchStats{}, map[string]benchStats{}
 		for _, vr := range variants {
-			res[vr.name] = benchRun(b, vr.client, vr.url)
+			res[vr.name] = benchRun(b, vr.client, vr.url, benchProxyRequests, benchProxyWorkers)
+		}
+		for _, vr := range variants {
+			seq[vr.name] = benchRun(b, vr.client, vr.url, benchProxySequential, 1)
 		}
 		for _, vr := range variants {
 			r := res[vr.name]
@@ -119,6 +127,8 @@ func benchProxy(b *testing.B, o testserver.Options, upURL, rpURL string) {
 		b.ReportMetric(ap.rps/rpx.rps, "x-reverseproxy")
 		b.ReportMetric(us(ap.p50-d.p50), "added-p50-µs")
 		b.ReportMetric(us(rpx.p50-d.p50), "rp-added-p50-µs")
+		b.ReportMetric(us(seq["authproxy"].p50-seq["direct"].p50), "seq-added-p50-µs")
+		b.ReportMetric(us(seq["reverseproxy"].p50-seq["direct"].p50), "seq-rp-added-p50-µs")
 	}
 }
 
@@ -138,9 +148,9 @@ type benchStats struct {
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
-// benchRun warms the client up, then sends benchProxyRequests GETs to u from
-// benchProxyWorkers goroutines, each timing its own requests.
-func benchRun(b *testing.B, c *http.Client, u string) benchStats {
+// benchRun warms the client up, then sends requests GETs to u from workers goroutines,
+// each timing its own requests.
+func benchRun(b *testing.B, c *http.Client, u string, requests, workers int) benchStats {
 	b.Helper()
 	get := func() (time.Duration, error) {
 		start := time.Now()
@@ -167,18 +177,18 @@ func benchRun(b *testing.B, c *http.Client, u string) benchStats {
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
-		all   = make([]time.Duration, 0, benchProxyRequests)
+		all   = make([]time.Duration, 0, requests)
 		first error
-		next  = make(chan struct{}, benchProxyRequests)
+		next  = make(chan struct{}, requests)
 	)
-	for range benchProxyRequests {
+	for range requests {
 		next <- struct{}{}
 	}
 	close(next)
 	start := time.Now()
-	for range benchProxyWorkers {
+	for range workers {
 		wg.Go(func() {
-			mine := make([]time.Duration, 0, benchProxyRequests/benchProxyWorkers+1)
+			mine := make([]time.Duration, 0, requests/workers+1)
 			for range next {
 				d, err := get()
 				if err != nil {

@@ -175,6 +175,22 @@ func TestNoSecretsInLogsResponsesOrAtRest(t *testing.T) {
 			t.Fatalf("the API key did not reach the upstream: %v", in.Header)
 		}
 
+		// --- a connection recording bodies, whose upstream echoes the key ---------------
+		// (What the upstream answers goes back to the caller as is, so that answer is not
+		// scanned; the recorded copy, the blob files and the bodies API are.)
+		echoUp := recordingUpstream(t)
+		recConn := h.connectionIn(t, "root", "scan-key-recorded", recordingDefinition(echoUp.URL+"/api/", "always"), apiKey)
+		keyConns = append(keyConns, recConn)
+		for _, path := range []string{"/api/echo", "/api/fail"} {
+			body := `{"password":"x","apiKey":"` + apiKey + `"}`
+			r, err := c.ProxyConnectionWithResponse(ctx, recConn.Id, sdk.ProxyRequest{Method: sdk.POST, Url: echoUp.URL + path, Body: &body,
+				Headers: &map[string][]string{"Content-Type": {"application/json"}}})
+			if err != nil || r.JSON200 == nil || !strings.Contains(deref(r.JSON200.Body), apiKey) && path == "/api/echo" {
+				t.Fatalf("recorded proxy %s: %v %s", path, err, r.Body)
+			}
+			proxied[recConn.Id]++
+		}
+
 		// --- the provider, with a recorder in front of its token endpoint ---------------
 		as := newAuthServer(t, h.s.PublicURL+"/oauth2/callback")
 		rec := newTokenRecorder(t, as.issuer)
@@ -292,8 +308,16 @@ upstream:
 		// Let a last batch (token exchanges) land, then read everything again.
 		time.Sleep(1500 * time.Millisecond)
 		entries = requestLogs(t, c, sdk.ListRequestLogsParams{}, &rlBodies)
+		recorded := 0
 		for _, e := range entries {
 			rlBodies.add(call(c.GetRequestLogWithResponse(ctx, e.Id)).want(t, http.StatusOK))
+			if e.BodiesRecorded {
+				recorded++
+				rlBodies.add(call(c.GetRequestLogBodiesWithResponse(ctx, e.Id)).want(t, http.StatusOK))
+			}
+		}
+		if recorded != 2 {
+			t.Errorf("%d entries with recorded bodies, want 2", recorded)
 		}
 		t.Logf("%d request log entries", len(entries))
 
@@ -384,6 +408,15 @@ upstream:
 			if len(stored.find([]byte(e.Id))) == 0 {
 				t.Errorf("request log entry %s is not found in the database: the scan misses the request-log rows", e.Id)
 			}
+		}
+		blobFiles := 0
+		for place := range stored {
+			if strings.Contains(place, string(filepath.Separator)+"blobs"+string(filepath.Separator)) {
+				blobFiles++
+			}
+		}
+		if blobFiles != recorded {
+			t.Errorf("%d blob files scanned, want one per recorded call (%d): %v", blobFiles, recorded, stored.places())
 		}
 		t.Logf("scanned %d bytes of server log, %d API responses, %d stored files (%v)", len(logged["server log"]), len(seen.s), len(stored), stored.places())
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/authproxy/authproxy/sdk"
 	"github.com/authproxy/authproxy/server/internal/app"
+	"github.com/authproxy/authproxy/server/internal/blob"
 	"github.com/authproxy/authproxy/server/internal/config"
 	"github.com/authproxy/authproxy/server/internal/store"
 )
@@ -45,6 +47,23 @@ type Options struct {
 	MaxTokenLifetime time.Duration
 	// Logger receives the server's logs (discarded by default).
 	Logger *slog.Logger
+	// Blob, when set, replaces the blob store of recorded bodies (a local directory under
+	// DataDir by default), for example with an S3 bucket.
+	Blob *blob.Config
+
+	// OAuth2StateTTL, when set, bounds how long an OAuth2 authorization flow may take
+	// (oauthflow.Flow.StateTTL).
+	OAuth2StateTTL time.Duration
+	// OAuth2SessionActor, when set, is oauthflow.Flow.SessionActor: the actor of the
+	// browser's session on the public service.
+	OAuth2SessionActor func(*http.Request) (actorID string, ok bool)
+
+	// Instrument, when set, is called with the app after it is built and before it
+	// serves, to attach counters (database callbacks, wrapped services) race-free.
+	Instrument func(*app.App)
+	// Configure, when set, adjusts the configuration last, before the app is built (for
+	// settings no other option covers, such as marketplace.loginUrl).
+	Configure func(*config.Config)
 }
 
 // Backends returns SQLite always, and PostgreSQL when AUTHPROXY_TEST_POSTGRES_DSN is set;
@@ -70,6 +89,8 @@ type Server struct {
 	DataDir      string
 
 	app      *app.App
+	cfg      config.Config
+	opts     Options
 	cancel   context.CancelFunc
 	done     chan error
 	cleanups []func()
@@ -115,6 +136,9 @@ func start(dir string, o Options, cleanup func(func())) (*Server, error) {
 	cfg.Proxy.AllowLoopback = true
 	cfg.Worker.KeySyncInterval = config.Duration{Duration: 2 * time.Second}
 	cfg.ShutdownTimeout = config.Duration{Duration: 5 * time.Second}
+	if o.Blob != nil {
+		cfg.Blob = *o.Blob
+	}
 	if o.MaxTokenLifetime > 0 {
 		cfg.Auth.MaxTokenLifetime = config.Duration{Duration: o.MaxTokenLifetime}
 	}
@@ -126,6 +150,36 @@ func start(dir string, o Options, cleanup func(func())) (*Server, error) {
 		cleanup(drop)
 		cfg.DB = store.Config{Driver: store.Postgres, DSN: dsn}
 	}
+	if o.Configure != nil {
+		o.Configure(&cfg)
+	}
+	return launch(cfg, o, true)
+}
+
+// StartReplica starts a second complete server for the duration of t on the same database,
+// Redis (the primary's in-process one included), task queue, data directory (dev root key
+// and system secret) and bootstrap admin as primary, as another replica of a scaled-out
+// deployment would. It shuts down before primary. On SQLite both open the same database
+// file (WAL, with a busy timeout).
+func StartReplica(t testing.TB, primary *Server) *Server {
+	t.Helper()
+	cfg := primary.cfg
+	cfg.Listen = config.Listen{Public: "127.0.0.1:0", API: "127.0.0.1:0", Admin: "127.0.0.1:0", Worker: "127.0.0.1:0"}
+	cfg.Redis.Addr = primary.app.RedisAddr()
+	s, err := launch(cfg, primary.opts, false)
+	if err != nil {
+		t.Fatalf("testserver: replica: %v", err)
+	}
+	s.AdminActor, s.AdminKeyFile, s.AdminKey, s.AdminID = primary.AdminActor, primary.AdminKeyFile, primary.AdminKey, primary.AdminID
+	t.Cleanup(s.Close)
+	return s
+}
+
+// launch builds the app for cfg and serves it; bootstrap creates the admin actor and the
+// test secret table (a replica finds them made).
+func launch(cfg config.Config, o Options, bootstrap bool) (*Server, error) {
+	ctx := context.Background()
+	dir := cfg.DataDir
 	l := o.Logger
 	if l == nil {
 		l = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -134,20 +188,34 @@ func start(dir string, o Options, cleanup func(func())) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := createSecretTable(ctx, a); err != nil {
-		a.Close()
-		return nil, err
+	confine(a, cfg)
+	if o.OAuth2StateTTL > 0 {
+		a.OAuth2Flow.StateTTL = o.OAuth2StateTTL
 	}
-	keyFile := filepath.Join(dir, "admin_key")
-	admin, err := a.Bootstrap(ctx, keyFile)
-	if err != nil {
-		a.Close()
-		return nil, err
+	if o.OAuth2SessionActor != nil {
+		a.OAuth2Flow.SessionActor = o.OAuth2SessionActor
 	}
-	key, err := os.ReadFile(keyFile)
-	if err != nil {
-		a.Close()
-		return nil, err
+	if o.Instrument != nil {
+		o.Instrument(a)
+	}
+	s := &Server{AdminActor: app.AdminSubject, DataDir: dir, app: a, cfg: cfg, opts: o, done: make(chan error, 1)}
+	if bootstrap {
+		if err := createSecretTable(ctx, a); err != nil {
+			a.Close()
+			return nil, err
+		}
+		keyFile := filepath.Join(dir, "admin_key")
+		admin, err := a.Bootstrap(ctx, keyFile)
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+		key, err := os.ReadFile(keyFile)
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+		s.AdminKeyFile, s.AdminKey, s.AdminID = keyFile, key, admin.ID
 	}
 	ls, err := a.Listen(app.AllServices)
 	if err != nil {
@@ -155,8 +223,7 @@ func start(dir string, o Options, cleanup func(func())) (*Server, error) {
 		return nil, err
 	}
 	sctx, cancel := context.WithCancel(ctx)
-	s := &Server{AdminActor: app.AdminSubject, AdminKeyFile: keyFile, AdminKey: key, AdminID: admin.ID, DataDir: dir,
-		app: a, cancel: cancel, done: make(chan error, 1)}
+	s.cancel = cancel
 	for _, l := range ls {
 		u := "http://" + l.Addr().String()
 		switch l.Service {

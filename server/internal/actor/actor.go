@@ -15,6 +15,7 @@ import (
 	"github.com/authproxy/authproxy/server/internal/authn"
 	"github.com/authproxy/authproxy/server/internal/authz"
 	"github.com/authproxy/authproxy/server/internal/id"
+	"github.com/authproxy/authproxy/server/internal/invalidation"
 	"github.com/authproxy/authproxy/server/internal/namespace"
 	"github.com/authproxy/authproxy/server/internal/problem"
 	"github.com/authproxy/authproxy/server/internal/store"
@@ -62,6 +63,9 @@ func (keyRow) TableName() string { return "actor_keys" }
 // Service stores actors.
 type Service struct {
 	DB *gorm.DB
+	// Bus announces every change of an actor (keys, permissions, deletion) to the caches
+	// of this replica at once and of the others promptly; nil announces nothing.
+	Bus *invalidation.Bus
 }
 
 // Dependent tells the namespace service that actors live in namespaces.
@@ -247,12 +251,13 @@ func (s *Service) Update(ctx context.Context, actorID string, p Patch) (*Actor, 
 	if err != nil {
 		return nil, err
 	}
+	_ = s.Bus.Publish(ctx, invalidation.Actors, actorID) // logged by the bus; caches expire
 	return s.Get(ctx, actorID)
 }
 
 // Delete removes an actor with its keys and labels.
 func (s *Service) Delete(ctx context.Context, actorID string) error {
-	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Where("actor_id = ?", actorID).Delete(&keyRow{}).Error; err != nil {
 			return err
 		}
@@ -265,6 +270,11 @@ func (s *Service) Delete(ctx context.Context, actorID string) error {
 		}
 		return store.DeleteLabels(tx, store.LabelActor, actorID)
 	})
+	if err != nil {
+		return err
+	}
+	_ = s.Bus.Publish(ctx, invalidation.Actors, actorID) // logged by the bus; caches expire
+	return nil
 }
 
 // Table describes the actors table for the shared list helper.

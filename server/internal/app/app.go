@@ -27,14 +27,17 @@ import (
 
 	"github.com/authproxy/authproxy/server/internal/actor"
 	"github.com/authproxy/authproxy/server/internal/authn"
+	"github.com/authproxy/authproxy/server/internal/blob"
 	"github.com/authproxy/authproxy/server/internal/config"
 	"github.com/authproxy/authproxy/server/internal/connection"
 	"github.com/authproxy/authproxy/server/internal/connector"
 	"github.com/authproxy/authproxy/server/internal/httpapi"
+	"github.com/authproxy/authproxy/server/internal/invalidation"
 	"github.com/authproxy/authproxy/server/internal/keys"
 	"github.com/authproxy/authproxy/server/internal/namespace"
 	"github.com/authproxy/authproxy/server/internal/oauth2"
 	"github.com/authproxy/authproxy/server/internal/oauthflow"
+	"github.com/authproxy/authproxy/server/internal/probe"
 	"github.com/authproxy/authproxy/server/internal/problem"
 	"github.com/authproxy/authproxy/server/internal/proxy"
 	"github.com/authproxy/authproxy/server/internal/proxy/guard"
@@ -66,12 +69,18 @@ type App struct {
 	Connectors  *connector.Service
 	Connections *connection.Service
 	Proxy       *proxy.Proxy
+	Probes      *probe.Runner
 	Queue       *tasks.Queue
 	Verifier    *authn.Verifier
 	Registry    *prometheus.Registry
 	// RequestLog writes the request log in batches; RequestLogs reads it.
 	RequestLog  *requestlog.Writer
 	RequestLogs *requestlog.Service
+
+	// Invalidation announces changes to the in-memory caches of every replica.
+	Invalidation *invalidation.Bus
+	// Blobs holds recorded request and response bodies (config blob).
+	Blobs blob.Store
 
 	// Refresher refreshes OAuth2 tokens, once per connection across replicas.
 	Refresher *oauth2.Refresher
@@ -80,6 +89,7 @@ type App struct {
 
 	metrics     *httpapi.Metrics
 	mini        *miniredis.Miniredis
+	miniStop    chan struct{}
 	boundPublic atomic.Pointer[string]
 }
 
@@ -156,6 +166,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	a.Connections.Logger = logger
 	a.Refresher = &oauth2.Refresher{Store: a.Connections, Redis: a.Redis}
 	a.Proxy.Refresher = a.Refresher
+	a.Probes = &probe.Runner{Proxy: a.Proxy, Connections: a.Connections}
+	a.Connections.OnReady = a.Queue.ProbeOnReady(a.Connections, logger)
 	a.OAuth2Flow = &oauthflow.Flow{Connections: a.Connections, Redis: a.Redis, PublicURL: a.PublicURL, Logger: logger}
 	a.Namespaces = &namespace.Service{DB: db, Dependents: []namespace.Dependent{actor.Dependent, keys.Dependent, keys.AssignmentDependent, connector.Dependent, connection.Dependent}}
 	a.Verifier = &authn.Verifier{
@@ -165,6 +177,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		MaxLifetime:  cfg.Auth.MaxTokenLifetime.Duration,
 		Leeway:       cfg.Auth.ClockSkew.Duration,
 	}
+	a.startInvalidation()
 	if err := a.Namespaces.EnsureRoot(ctx); err != nil {
 		a.Close()
 		return nil, fmt.Errorf("create root namespace (is the schema migrated? run `authproxy migrate`): %w", err)
@@ -172,6 +185,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	a.Registry = prometheus.NewRegistry()
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.metrics = httpapi.NewMetrics(a.Registry)
+	if a.Blobs, err = blob.Open(cfg.BlobConfig()); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("blob store: %w", err)
+	}
 	a.startRequestLog()
 	return a, nil
 }
@@ -179,10 +196,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 // startRequestLog starts the request log writer, has the proxy record into it and exports
 // its counters.
 func (a *App) startRequestLog() {
-	a.RequestLogs = &requestlog.Service{DB: a.DB}
-	a.RequestLog = requestlog.NewWriter(a.DB, requestlog.Options{Logger: a.Logger})
+	a.RequestLogs = &requestlog.Service{DB: a.DB, Blobs: a.Blobs, Keys: a.Keys}
+	a.RequestLog = requestlog.NewWriter(a.DB, requestlog.Options{Logger: a.Logger, Blobs: a.Blobs, Keys: a.Keys})
 	a.RequestLog.Start()
 	a.Proxy.Recorder = a.RequestLog
+	a.Proxy.BodyLimit = a.Config.RequestLog.BodyLimit
+	a.Connections.TokenLog = a.RequestLog
 	counter := func(name, help string, v func(requestlog.Stats) uint64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
 			func() float64 { return float64(v(a.RequestLog.Stats())) })
@@ -196,6 +215,8 @@ func (a *App) startRequestLog() {
 			func(s requestlog.Stats) uint64 { return s.FailedBatches }),
 		counter("authproxy_request_log_lost_total", "Request log entries lost in failed batches.",
 			func(s requestlog.Stats) uint64 { return s.Lost }),
+		counter("authproxy_request_log_bodies_failed_total", "Request log entries written without their recorded bodies (sealing or the blob store failed, or too many were waiting).",
+			func(s requestlog.Stats) uint64 { return s.BodiesFailed }),
 	)
 }
 
@@ -211,6 +232,21 @@ func (a *App) openRedis(ctx context.Context) error {
 		}
 		a.mini = m
 		addr = m.Addr()
+		// The in-process Redis keeps time only when told: let key TTLs (single-use token
+		// ids, sessions, flow states, locks) run out as they would on a real Redis.
+		a.miniStop = make(chan struct{})
+		go func() {
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-a.miniStop:
+					return
+				case <-t.C:
+					m.FastForward(time.Second)
+				}
+			}
+		}()
 	}
 	a.Redis = redis.NewClient(&redis.Options{Addr: addr, Password: a.Config.Redis.Password, DB: a.Config.Redis.DB})
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -289,7 +325,7 @@ func (a *App) Handler(service string) (http.Handler, error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
 	switch service {
 	case API, Admin:
-		h, err := httpapi.New(httpapi.Config{OAuth2Flow: a.OAuth2Flow, Namespaces: a.Namespaces, Actors: a.Actors, Keys: a.Keys, Connectors: a.Connectors, Connections: a.Connections, Proxy: a.Proxy, RequestLogs: a.RequestLogs, Verifier: a.Verifier, Audience: service, Logger: a.Logger})
+		h, err := httpapi.New(httpapi.Config{OAuth2Flow: a.OAuth2Flow, Namespaces: a.Namespaces, Actors: a.Actors, Keys: a.Keys, Connectors: a.Connectors, Connections: a.Connections, Proxy: a.Proxy, Probes: a.Probes, RequestLogs: a.RequestLogs, Verifier: a.Verifier, Audience: service, Logger: a.Logger})
 		if err != nil {
 			return nil, err
 		}
@@ -414,7 +450,7 @@ func (a *App) Serve(ctx context.Context, ls []Listener) error {
 // source holds a previous version) starts a re-encryption onto the new one.
 func (a *App) StartWorker(ctx context.Context) (*tasks.Worker, error) {
 	w := tasks.NewWorker(a.Redis, a.Keys, tasks.WorkerConfig{
-		Connectors: a.Connectors, Connections: a.Connections, Refresher: a.Refresher,
+		Connectors: a.Connectors, Connections: a.Connections, Refresher: a.Refresher, Probes: a.Probes,
 		Queue: a.Config.Worker.Queue, Concurrency: a.Config.Worker.Concurrency,
 		KeySyncInterval: a.Config.Worker.KeySyncInterval.Duration, SweepInterval: a.Config.Worker.SweepInterval.Duration,
 		Logger: a.Logger,
@@ -437,10 +473,12 @@ func (a *App) Close() {
 		_ = a.RequestLog.Close(ctx)
 		cancel()
 	}
+	a.Invalidation.Close()
 	if a.Redis != nil {
 		_ = a.Redis.Close()
 	}
 	if a.mini != nil {
+		close(a.miniStop)
 		a.mini.Close()
 	}
 	if a.DB != nil {

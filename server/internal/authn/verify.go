@@ -91,6 +91,10 @@ type Verifier struct {
 	Leeway time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Tokens, when set, remembers verified tokens without a jti until they expire, so a
+	// token presented again skips parsing and the signature check (the actor is still
+	// looked up, and its key must still be registered). Single-use tokens never use it.
+	Tokens *TokenCache
 }
 
 // Identity is the outcome of a successful verification.
@@ -126,6 +130,8 @@ type tokenClaims struct {
 	// Permissions stays raw so that presence (even of a malformed value) is detectable and
 	// its decoding error maps to a precise reason.
 	Permissions json.RawMessage `json:"permissions,omitempty"`
+	// Act marks a delegated token (RFC 8693): only VerifyDelegated accepts one.
+	Act json.RawMessage `json:"act,omitempty"`
 }
 
 func (v *Verifier) leeway() time.Duration {
@@ -169,14 +175,23 @@ func (v *Verifier) Verify(ctx context.Context, raw, audience string) (*Identity,
 	}
 	leeway := v.leeway()
 
+	var cacheKey tokenKey
+	if v.Tokens != nil {
+		cacheKey = hashToken(audience, raw)
+		if id, hit, err := v.cached(ctx, cacheKey, audience, now()); hit {
+			return id, err
+		}
+	}
+
 	var (
 		c         tokenClaims
 		principal *Principal
 		system    bool
-		keyErr    error // a rejection (or internal error) decided while choosing the key
+		usedKey   string // fingerprint of the one key that can have signed the token
+		keyErr    error  // a rejection (or internal error) decided while choosing the key
 	)
 	keyFunc := func(t *jwt.Token) (any, error) {
-		key, err := v.verificationKey(ctx, t, &c, &principal, &system)
+		key, err := v.verificationKey(ctx, t, &c, &principal, &system, &usedKey)
 		if err != nil {
 			keyErr = err
 			return nil, err
@@ -255,18 +270,29 @@ func (v *Verifier) Verify(ctx context.Context, raw, audience string) (*Identity,
 		if !fresh {
 			return nil, reject("token has already been used")
 		}
+		return id, nil
+	}
+	if v.Tokens != nil && (system || usedKey != "") {
+		v.Tokens.put(cacheKey, cachedToken{
+			subject: c.Subject, actorID: principal.ID, system: system, key: usedKey,
+			audience: audience, narrowing: id.Narrowing, expires: exp,
+		}, now())
 	}
 	return id, nil
 }
 
 // verificationKey chooses the key that must have signed t. It runs after the parser has
 // checked the algorithm against the allow-list, and before the signature is verified.
-func (v *Verifier) verificationKey(ctx context.Context, t *jwt.Token, c *tokenClaims, principal **Principal, system *bool) (any, error) {
+// usedKey is set to the fingerprint of the key when exactly one registered key can verify t.
+func (v *Verifier) verificationKey(ctx context.Context, t *jwt.Token, c *tokenClaims, principal **Principal, system *bool, usedKey *string) (any, error) {
 	if _, ok := t.Header["crit"]; ok {
 		return nil, reject("token header has critical extensions (crit), none are supported")
 	}
 	if c.Subject == "" {
 		return nil, reject("token has no sub claim")
+	}
+	if c.Act != nil {
+		return nil, reject("delegated tokens (act claim) are accepted only by the session hand-off")
 	}
 	alg := t.Method.Alg()
 
@@ -308,6 +334,7 @@ func (v *Verifier) verificationKey(ctx context.Context, t *jwt.Token, c *tokenCl
 			if !keyFitsAlg(k, alg) {
 				return nil, rejectf("signing algorithm %s does not match the type of the registered key", alg)
 			}
+			*usedKey = k.Fingerprint
 			return k.Key, nil
 		}
 		return nil, reject("signing key is not registered for this actor")
@@ -325,6 +352,7 @@ func (v *Verifier) verificationKey(ctx context.Context, t *jwt.Token, c *tokenCl
 		switch {
 		case first == nil:
 			first = k.Key
+			*usedKey = k.Fingerprint
 		case set == nil:
 			set = &jwt.VerificationKeySet{Keys: []jwt.VerificationKey{first, k.Key}}
 		default:
@@ -333,6 +361,7 @@ func (v *Verifier) verificationKey(ctx context.Context, t *jwt.Token, c *tokenCl
 	}
 	switch {
 	case set != nil:
+		*usedKey = "" // any of several keys may have signed it: not cached
 		return *set, nil
 	case first != nil:
 		return first, nil

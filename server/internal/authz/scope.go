@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/authproxy/authproxy/server/internal/namespace"
+	"github.com/authproxy/authproxy/server/internal/store"
 )
 
 // Scope is where a (resource, verb) pair is allowed, for list endpoints to filter by in their
@@ -96,4 +97,13 @@ func (sc Scope) Contains(ns, id string) bool {
 		}
 	}
 	return false
+}
+
+// Query is the scope as the store filters by it (store.WhereScope).
+func (s Scope) Query() store.Scope {
+	out := store.Scope{All: s.All}
+	for _, r := range s.Rules {
+		out.Rules = append(out.Rules, store.ScopeRule{Namespace: r.Namespace, Subtree: r.Subtree, IDs: r.IDs})
+	}
+	return out
 }

@@ -9,12 +9,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/authproxy/authproxy/server/internal/blob"
 	"github.com/authproxy/authproxy/server/internal/store"
 )
 
@@ -39,10 +41,77 @@ type Config struct {
 	Worker Worker `yaml:"worker"`
 	// Proxy configures the authenticating proxy.
 	Proxy Proxy `yaml:"proxy"`
+	// Blob is the store of recorded request and response bodies; a local store with no
+	// dir uses <dataDir>/blobs (see BlobConfig).
+	Blob blob.Config `yaml:"blob"`
+	// RequestLog configures the request log.
+	RequestLog RequestLog `yaml:"requestLog"`
 	// PublicURL is the base URL under which browsers reach the public service (OAuth2
 	// redirect URIs are <publicUrl>/oauth2/callback). Empty in dev mode means
 	// "http://" + listen.public; required outside dev mode for OAuth2 connectors.
 	PublicURL string `yaml:"publicUrl"`
+	// Marketplace configures the end users' pages on the public service.
+	Marketplace Marketplace `yaml:"marketplace"`
+}
+
+// Marketplace configures the marketplace pages.
+type Marketplace struct {
+	// LoginURL is the host application's sign-in page: browsers with an expired, replayed
+	// or invalid hand-off go there (with ?authproxy_error=…). Without it they get a 401 page.
+	LoginURL string `yaml:"loginUrl"`
+	// FrameAncestors are the origins allowed to show the marketplace in an iframe (CSP
+	// frame-ancestors), such as https://app.example.com; empty forbids framing.
+	FrameAncestors []string `yaml:"frameAncestors"`
+	// SessionTTL is how long a browser session lasts (default 1h).
+	SessionTTL Duration `yaml:"sessionTtl"`
+	Theme      Theme    `yaml:"theme"`
+}
+
+// Theme is how the marketplace looks inside the host's product.
+type Theme struct {
+	// Title names the marketplace in page titles and the header (default "Connections").
+	Title string `yaml:"title"`
+	// LogoURL is an http(s) or root-relative URL of the host's logo.
+	LogoURL string `yaml:"logoUrl"`
+	// Accent is the colour of buttons and links, #rgb or #rrggbb.
+	Accent string `yaml:"accent"`
+	// Mode is light, dark or auto (follow the browser; the default).
+	Mode string `yaml:"mode"`
+}
+
+var (
+	accentRe        = regexp.MustCompile(`^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
+	frameAncestorRe = regexp.MustCompile(`^(https?://[A-Za-z0-9.*-]+(:[0-9]+)?|'self')$`)
+)
+
+// Validate reports what is wrong with the marketplace settings.
+func (m Marketplace) Validate() error {
+	if m.LoginURL != "" {
+		if u, err := url.Parse(m.LoginURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("config: marketplace.loginUrl %q must be an absolute http(s) URL", m.LoginURL)
+		}
+	}
+	for _, a := range m.FrameAncestors {
+		if !frameAncestorRe.MatchString(a) {
+			return fmt.Errorf("config: marketplace.frameAncestors entry %q must be an origin such as https://app.example.com, or 'self'", a)
+		}
+	}
+	if m.SessionTTL.Duration < 0 || m.SessionTTL.Duration > 24*time.Hour {
+		return fmt.Errorf("config: marketplace.sessionTtl %s must be between 0 (default 1h) and 24h", m.SessionTTL.Duration)
+	}
+	t := m.Theme
+	if t.Accent != "" && !accentRe.MatchString(t.Accent) {
+		return fmt.Errorf("config: marketplace.theme.accent %q must be #rgb or #rrggbb", t.Accent)
+	}
+	switch t.Mode {
+	case "", "light", "dark", "auto":
+	default:
+		return fmt.Errorf("config: marketplace.theme.mode %q must be light, dark or auto", t.Mode)
+	}
+	if t.LogoURL != "" && !strings.HasPrefix(t.LogoURL, "https://") && !strings.HasPrefix(t.LogoURL, "http://") && !strings.HasPrefix(t.LogoURL, "/") {
+		return fmt.Errorf("config: marketplace.theme.logoUrl %q must be an http(s) or root-relative URL", t.LogoURL)
+	}
+	return nil
 }
 
 // PublicBaseURL is PublicURL without a trailing slash, or in dev mode "http://" + the public
@@ -67,6 +136,26 @@ type Proxy struct {
 	AllowPrivate bool `yaml:"allowPrivate"`
 	// AllowedCIDRs opens further ranges (the only way to reach link-local addresses).
 	AllowedCIDRs []string `yaml:"allowedCidrs"`
+}
+
+// RequestLog configures the request log.
+type RequestLog struct {
+	// BodyLimit is how many bytes of each request and response body a recorded call keeps
+	// (connector logging.bodies); the rest is counted, not stored.
+	BodyLimit int `yaml:"bodyLimit"`
+}
+
+// MaxBodyLimit bounds requestLog.bodyLimit.
+const MaxBodyLimit = 10 << 20
+
+// BlobConfig is Blob with the local default filled in: driver local and dir
+// <dataDir>/blobs when neither a dir nor S3 is configured.
+func (c Config) BlobConfig() blob.Config {
+	b := c.Blob
+	if (b.Driver == "" || b.Driver == "local") && b.Dir == "" {
+		b.Dir = filepath.Join(c.DataDir, "blobs")
+	}
+	return b
 }
 
 // Worker configures the background task queue (asynq over Redis) and its periodic tasks.
@@ -156,6 +245,7 @@ func Default(dataDir string) Config {
 		Proxy:           Proxy{AllowLoopback: true},
 		AutoMigrate:     true,
 		ShutdownTimeout: Duration{20 * time.Second},
+		RequestLog:      RequestLog{BodyLimit: 64 << 10},
 	}
 }
 
@@ -188,24 +278,38 @@ func Load(path string) (Config, error) {
 
 func applyEnv(cfg *Config, lookup func(string) (string, bool)) error {
 	str := map[string]*string{
-		"AUTHPROXY_DATABASE_DRIVER":    &cfg.DB.Driver,
-		"AUTHPROXY_DATABASE_DSN":       &cfg.DB.DSN,
-		"AUTHPROXY_REDIS_ADDR":         &cfg.Redis.Addr,
-		"AUTHPROXY_REDIS_PASSWORD":     &cfg.Redis.Password,
-		"AUTHPROXY_LISTEN_PUBLIC":      &cfg.Listen.Public,
-		"AUTHPROXY_LISTEN_API":         &cfg.Listen.API,
-		"AUTHPROXY_LISTEN_ADMIN":       &cfg.Listen.Admin,
-		"AUTHPROXY_LISTEN_WORKER":      &cfg.Listen.Worker,
-		"AUTHPROXY_SYSTEM_SECRET_FILE": &cfg.Auth.SystemSecretFile,
-		"AUTHPROXY_LOG_FORMAT":         &cfg.Log.Format,
-		"AUTHPROXY_LOG_LEVEL":          &cfg.Log.Level,
-		"AUTHPROXY_DATA_DIR":           &cfg.DataDir,
-		"AUTHPROXY_PUBLIC_URL":         &cfg.PublicURL,
+		"AUTHPROXY_DATABASE_DRIVER":       &cfg.DB.Driver,
+		"AUTHPROXY_DATABASE_DSN":          &cfg.DB.DSN,
+		"AUTHPROXY_REDIS_ADDR":            &cfg.Redis.Addr,
+		"AUTHPROXY_REDIS_PASSWORD":        &cfg.Redis.Password,
+		"AUTHPROXY_LISTEN_PUBLIC":         &cfg.Listen.Public,
+		"AUTHPROXY_LISTEN_API":            &cfg.Listen.API,
+		"AUTHPROXY_LISTEN_ADMIN":          &cfg.Listen.Admin,
+		"AUTHPROXY_LISTEN_WORKER":         &cfg.Listen.Worker,
+		"AUTHPROXY_SYSTEM_SECRET_FILE":    &cfg.Auth.SystemSecretFile,
+		"AUTHPROXY_LOG_FORMAT":            &cfg.Log.Format,
+		"AUTHPROXY_LOG_LEVEL":             &cfg.Log.Level,
+		"AUTHPROXY_DATA_DIR":              &cfg.DataDir,
+		"AUTHPROXY_PUBLIC_URL":            &cfg.PublicURL,
+		"AUTHPROXY_MARKETPLACE_LOGIN_URL": &cfg.Marketplace.LoginURL,
+		"AUTHPROXY_BLOB_DRIVER":           &cfg.Blob.Driver,
+		"AUTHPROXY_BLOB_DIR":              &cfg.Blob.Dir,
+		"AUTHPROXY_BLOB_BUCKET":           &cfg.Blob.Bucket,
+		"AUTHPROXY_BLOB_PREFIX":           &cfg.Blob.Prefix,
+		"AUTHPROXY_BLOB_REGION":           &cfg.Blob.Region,
+		"AUTHPROXY_BLOB_ENDPOINT":         &cfg.Blob.Endpoint,
+		"AUTHPROXY_BLOB_ACCESS_KEY_ID":    &cfg.Blob.AccessKeyID,
+		// The secret access key may also come from the default AWS chain (AWS_*).
+		"AUTHPROXY_BLOB_SECRET_ACCESS_KEY": &cfg.Blob.SecretAccessKey,
 	}
 	for name, dst := range str {
 		if v, ok := lookup(name); ok && v != "" {
 			*dst = v
 		}
+	}
+	if v, ok := lookup("AUTHPROXY_MARKETPLACE_FRAME_ANCESTORS"); ok && v != "" {
+		// Origins separated by spaces or commas.
+		cfg.Marketplace.FrameAncestors = strings.Fields(strings.ReplaceAll(v, ",", " "))
 	}
 	if v, ok := lookup("AUTHPROXY_ROOT_KEY_SOURCE"); ok && v != "" {
 		cfg.Encryption.RootKey = RootKey{Source: v}
@@ -234,7 +338,14 @@ func applyEnv(cfg *Config, lookup func(string) (string, bool)) error {
 	if v, ok := lookup("AUTHPROXY_WORKER_QUEUE"); ok && v != "" {
 		cfg.Worker.Queue = v
 	}
-	for name, dst := range map[string]*bool{"AUTHPROXY_PROXY_ALLOW_LOOPBACK": &cfg.Proxy.AllowLoopback, "AUTHPROXY_PROXY_ALLOW_PRIVATE": &cfg.Proxy.AllowPrivate} {
+	if v, ok := lookup("AUTHPROXY_REQUEST_LOG_BODY_LIMIT"); ok && v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("AUTHPROXY_REQUEST_LOG_BODY_LIMIT: %q is not a number of bytes", v)
+		}
+		cfg.RequestLog.BodyLimit = n
+	}
+	for name, dst := range map[string]*bool{"AUTHPROXY_PROXY_ALLOW_LOOPBACK": &cfg.Proxy.AllowLoopback, "AUTHPROXY_PROXY_ALLOW_PRIVATE": &cfg.Proxy.AllowPrivate, "AUTHPROXY_BLOB_PATH_STYLE": &cfg.Blob.PathStyle} {
 		if v, ok := lookup(name); ok && v != "" {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
@@ -290,6 +401,20 @@ func (c Config) Validate() error {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			return fmt.Errorf("config: publicUrl %q must be an absolute http(s) URL without query, such as https://auth.example.com", c.PublicURL)
 		}
+	}
+	if c.RequestLog.BodyLimit < 1 || c.RequestLog.BodyLimit > MaxBodyLimit {
+		return fmt.Errorf("config: requestLog.bodyLimit %d must be between 1 and %d bytes", c.RequestLog.BodyLimit, MaxBodyLimit)
+	}
+	switch c.Blob.Driver {
+	case "", "local", "s3":
+	default:
+		return fmt.Errorf("config: blob.driver %q must be local or s3", c.Blob.Driver)
+	}
+	if c.Blob.Driver == "s3" && c.Blob.Bucket == "" {
+		return errors.New("config: blob.bucket is required with blob.driver s3")
+	}
+	if err := c.Marketplace.Validate(); err != nil {
+		return err
 	}
 	if c.Worker.Queue == "" {
 		return errors.New("config: worker.queue must not be empty")

@@ -29,6 +29,7 @@ import (
 	"github.com/authproxy/authproxy/server/internal/namespace"
 	"github.com/authproxy/authproxy/server/internal/oauth2"
 	"github.com/authproxy/authproxy/server/internal/problem"
+	"github.com/authproxy/authproxy/server/internal/requestlog"
 	"github.com/authproxy/authproxy/server/internal/store"
 )
 
@@ -80,6 +81,16 @@ type Connection struct {
 	Config           map[string]string
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
+
+	// ProbeFailures counts consecutive failed probe runs; LastProbedAt is when the
+	// connector's probes last ran, NextProbeAt when they are due again (nil: at once).
+	ProbeFailures int
+	LastProbedAt  *time.Time
+	NextProbeAt   *time.Time
+
+	// OwnerActorID is the end user the connection belongs to ("" when an application made
+	// it for itself): that user's marketplace shows it.
+	OwnerActorID string
 }
 
 // Credentials are the secrets of a connection, stored as one encrypted JSON document.
@@ -110,6 +121,10 @@ type row struct {
 	Credentials      *string
 	TokenGeneration  int64
 	TokenExpiresAt   *time.Time
+	ProbeFailures    int
+	LastProbedAt     *time.Time
+	NextProbeAt      *time.Time
+	OwnerActorID     *string
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
 }
@@ -127,12 +142,18 @@ type Service struct {
 	// HTTPClient carries the OAuth2 exchanges (token, revocation); nil means
 	// http.DefaultClient. The app passes the proxy's guarded client.
 	HTTPClient *http.Client
+	// TokenLog, when set, gets a request log entry (kind token) for every exchange with a
+	// provider's token or revocation endpoint.
+	TokenLog requestlog.Recorder
 	// Logger receives what fails without failing the call (revocation); nil means
 	// slog.Default().
 	Logger *slog.Logger
 	// CacheTTL bounds how long another replica's change takes to reach this one
 	// (default DefaultCacheTTL); set it before the first call.
 	CacheTTL time.Duration
+	// OnReady, when set, is told of every connection that has just become ready (created
+	// ready, new API key, OAuth2 token after setup); the app enqueues its first probe.
+	OnReady func(ctx context.Context, c *Connection)
 
 	cacheOnce sync.Once
 	mem       *cache
@@ -154,6 +175,12 @@ type New struct {
 	Annotations map[string]string
 	Config      map[string]string
 	APIKey      *string
+	// OwnerActorID is the end user the connection belongs to (an actor in Namespace), or "".
+	OwnerActorID string
+	// Verify, when set, is called after validation and before anything is fetched or
+	// written, with the connection as it will be stored (ready) and the API key (""
+	// without one); its error is Create's.
+	Verify func(ctx context.Context, c *Connection, apiKey string) error
 }
 
 // configValueRE limits config values, which end up in URLs (host names, paths).
@@ -254,16 +281,30 @@ func (s *Service) Create(ctx context.Context, n New) (*Connection, error) {
 			return nil, problem.InvalidField("apiKey", "connector %s takes no credentials", c.ID)
 		}
 	}
+	connID := id.New(IDPrefix)
+	if n.Verify != nil {
+		cand := &Connection{ID: connID, Namespace: n.Namespace, ConnectorID: c.ID, ConnectorVersion: c.PrimaryVersion,
+			State: Ready, Health: HealthUnknown, Labels: n.Labels, Annotations: n.Annotations, Config: n.Config}
+		if err := n.Verify(ctx, cand, creds.apiKey()); err != nil {
+			return nil, err
+		}
+	}
 	now := time.Now().UTC()
-	r := row{ID: id.New(IDPrefix), Namespace: n.Namespace, ConnectorID: c.ID, ConnectorVersion: c.PrimaryVersion,
+	r := row{ID: connID, Namespace: n.Namespace, ConnectorID: c.ID, ConnectorVersion: c.PrimaryVersion,
 		State: Ready, Health: HealthUnknown, Config: store.EncodeMap(n.Config), Annotations: store.EncodeMap(n.Annotations),
 		CreatedAt: now, UpdatedAt: now}
+	if n.OwnerActorID != "" {
+		owner := n.OwnerActorID
+		r.OwnerActorID = &owner
+	}
 	if def.Auth.Type == definition.AuthOAuth2 {
 		if n.APIKey != nil {
 			return nil, problem.InvalidField("apiKey", "connector %s authenticates with OAuth2, not an API key", c.ID)
 		}
 		if def.Auth.OAuth2.Grant == definition.GrantClientCredentials {
 			// The token is fetched at once; nothing is written when that fails.
+			ctx := requestlog.WithIdentity(ctx, requestlog.Identity{Namespace: r.Namespace, ConnectionID: r.ID,
+				ConnectorID: c.ID, ConnectorVersion: c.PrimaryVersion, Labels: n.Labels})
 			cl, err := s.OAuth2Client(ctx, c.ID, c.PrimaryVersion, n.Config)
 			if err != nil {
 				return nil, err
@@ -303,7 +344,7 @@ func (s *Service) Create(ctx context.Context, n New) (*Connection, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.Get(ctx, r.ID)
+	return s.readied(ctx, r.ID)
 }
 
 func (s *Service) seal(ctx context.Context, r *row, creds *Credentials) error {
@@ -337,9 +378,10 @@ func (s *Service) Credentials(ctx context.Context, connectionID string) (*Creden
 	if c, ok := s.cache().credentials(connectionID); ok {
 		return c, nil
 	}
+	gen := s.cache().generation()
 	c, err := s.loadCredentials(ctx, connectionID)
 	if err == nil {
-		s.cache().putCredentials(connectionID, c)
+		s.cache().putCredentials(connectionID, c, gen)
 	}
 	return c, err
 }
@@ -369,9 +411,10 @@ func (s *Service) Get(ctx context.Context, connectionID string) (*Connection, er
 	if c, ok := s.cache().conn(connectionID); ok {
 		return &c, nil
 	}
+	gen := s.cache().generation()
 	c, err := s.load(ctx, connectionID)
 	if err == nil {
-		s.cache().putConn(*c)
+		s.cache().putConn(*c, gen)
 	}
 	return c, err
 }
@@ -391,6 +434,7 @@ func (s *Service) load(ctx context.Context, connectionID string) (*Connection, e
 // Filter narrows a listing beyond namespace, scope and labels.
 type Filter struct {
 	ConnectorID, State, Health string
+	OwnerActorID               string
 }
 
 // List returns one page of connections ordered by id and the cursor of the next page.
@@ -405,6 +449,9 @@ func (s *Service) List(ctx context.Context, o store.ListOptions, f Filter) ([]Co
 	if f.Health != "" {
 		q = q.Where("health = ?", f.Health)
 	}
+	if f.OwnerActorID != "" {
+		q = q.Where("owner_actor_id = ?", f.OwnerActorID)
+	}
 	rows, next, err := store.ListNamespaced(q, Table, o, func(r *row) string { return r.ID })
 	if err != nil {
 		return nil, "", err
@@ -416,7 +463,7 @@ func (s *Service) List(ctx context.Context, o store.ListOptions, f Filter) ([]Co
 // Update replaces the labels and/or annotations given (nil leaves a field alone).
 func (s *Service) Update(ctx context.Context, connectionID string, lbls, annotations *map[string]string) (*Connection, error) {
 	err := namespace.UpdateMeta(ctx, s.DB, Table, connectionID, lbls, annotations, NotFound())
-	s.cache().forget(connectionID)
+	s.Changed(ctx, connectionID)
 	if err != nil {
 		return nil, err
 	}
@@ -445,15 +492,15 @@ func (s *Service) SetAPIKey(ctx context.Context, connectionID, apiKey string) (*
 		return nil, err
 	}
 	res := s.DB.WithContext(ctx).Model(&row{}).Where("id = ?", c.ID).
-		Updates(map[string]any{"credentials": r.Credentials, "state": Ready, "health": HealthUnknown, "health_reason": "", "updated_at": time.Now().UTC()})
+		Updates(map[string]any{"credentials": r.Credentials, "state": Ready, "health": HealthUnknown, "health_reason": "", "probe_failures": 0, "updated_at": time.Now().UTC()})
 	if res.Error != nil {
 		return nil, res.Error
 	}
-	s.cache().forget(c.ID)
+	s.Changed(ctx, c.ID)
 	if res.RowsAffected == 0 {
 		return nil, NotFound()
 	}
-	return s.Get(ctx, c.ID)
+	return s.readied(ctx, c.ID)
 }
 
 // Disconnect deletes the connection's credentials; it becomes disconnected. Disconnecting
@@ -465,7 +512,7 @@ func (s *Service) Disconnect(ctx context.Context, connectionID string) (*Connect
 	if res.Error != nil {
 		return nil, res.Error
 	}
-	s.cache().forget(connectionID)
+	s.Changed(ctx, connectionID)
 	if res.RowsAffected == 0 {
 		return nil, NotFound()
 	}
@@ -474,7 +521,7 @@ func (s *Service) Disconnect(ctx context.Context, connectionID string) (*Connect
 
 // Delete removes a disconnected connection.
 func (s *Service) Delete(ctx context.Context, connectionID string) error {
-	defer s.cache().forget(connectionID)
+	defer s.Changed(ctx, connectionID)
 	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var r row
 		err := tx.Where("id = ?", connectionID).Take(&r).Error
@@ -511,7 +558,11 @@ func (s *Service) hydrate(ctx context.Context, rows []row) ([]Connection, error)
 		}
 		out[i] = Connection{ID: r.ID, Namespace: r.Namespace, ConnectorID: r.ConnectorID, ConnectorVersion: r.ConnectorVersion,
 			State: r.State, Health: r.Health, HealthReason: r.HealthReason, Labels: l, Annotations: store.DecodeMap(r.Annotations),
-			Config: store.DecodeMap(r.Config), CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+			Config: store.DecodeMap(r.Config), CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+			ProbeFailures: r.ProbeFailures, LastProbedAt: r.LastProbedAt, NextProbeAt: r.NextProbeAt}
+		if r.OwnerActorID != nil {
+			out[i].OwnerActorID = *r.OwnerActorID
+		}
 	}
 	return out, nil
 }

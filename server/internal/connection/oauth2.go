@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"gorm.io/gorm"
@@ -13,6 +14,7 @@ import (
 	"github.com/authproxy/authproxy/server/internal/connector/definition"
 	"github.com/authproxy/authproxy/server/internal/oauth2"
 	"github.com/authproxy/authproxy/server/internal/problem"
+	"github.com/authproxy/authproxy/server/internal/requestlog"
 )
 
 // The connection service is the token store of the OAuth2 refresher.
@@ -21,6 +23,10 @@ var _ oauth2.Store = (*Service)(nil)
 // OAuth2Client builds the OAuth2 client of a connector version for a connection's config
 // (it reads and decrypts the version's client secret: not for every request).
 func (s *Service) OAuth2Client(ctx context.Context, connectorID string, version int, config map[string]string) (*oauth2.Client, error) {
+	return s.oauth2Client(ctx, connectorID, version, config, nil)
+}
+
+func (s *Service) oauth2Client(ctx context.Context, connectorID string, version int, config map[string]string, id *requestlog.Identity) (*oauth2.Client, error) {
 	def, err := s.Definition(ctx, connectorID, version)
 	if err != nil {
 		return nil, err
@@ -34,12 +40,36 @@ func (s *Service) OAuth2Client(ctx context.Context, connectorID string, version 
 			return nil, err
 		}
 	}
-	return oauth2.NewClient(def.Auth.OAuth2, secret, config, s.HTTPClient)
+	return oauth2.NewClient(def.Auth.OAuth2, secret, config, s.tokenClient(id))
 }
 
-// ClientFor is OAuth2Client for a connection.
+// ClientFor is OAuth2Client for a connection; its exchanges are logged as the connection's
+// even when the context does not say so.
 func (s *Service) ClientFor(ctx context.Context, c *Connection) (*oauth2.Client, error) {
-	return s.OAuth2Client(ctx, c.ConnectorID, c.ConnectorVersion, c.Config)
+	id := IdentityOf(c)
+	return s.oauth2Client(ctx, c.ConnectorID, c.ConnectorVersion, c.Config, &id)
+}
+
+// IdentityOf is the request log identity of a connection.
+func IdentityOf(c *Connection) requestlog.Identity {
+	return requestlog.Identity{Namespace: c.Namespace, ConnectionID: c.ID, ConnectorID: c.ConnectorID,
+		ConnectorVersion: c.ConnectorVersion, Labels: c.Labels}
+}
+
+// tokenClient is the HTTP client of OAuth2 exchanges: HTTPClient, with every exchange
+// logged (kind token) when TokenLog is set, for the connection in the request's context or
+// else id.
+func (s *Service) tokenClient(id *requestlog.Identity) *http.Client {
+	base := s.HTTPClient
+	if base == nil {
+		base = http.DefaultClient
+	}
+	if s.TokenLog == nil {
+		return base
+	}
+	c := *base
+	c.Transport = &requestlog.TokenTransport{Base: base.Transport, Recorder: s.TokenLog, Identity: id}
+	return &c
 }
 
 // Load implements oauth2.Store: it always reads the database (never the cache), so the
@@ -95,12 +125,15 @@ func (s *Service) Save(ctx context.Context, connectionID string, gen int64, tok 
 		Updates(map[string]any{"credentials": r.Credentials, "token_generation": gorm.Expr("token_generation + 1"),
 			"token_expires_at": expiresAt(tok), "state": Ready, "health": HealthHealthy, "health_reason": "",
 			"updated_at": time.Now().UTC()})
-	s.cache().forget(c.ID)
+	s.Changed(ctx, c.ID)
 	if res.Error != nil {
 		return res.Error
 	}
 	if res.RowsAffected == 0 {
 		return oauth2.ErrStale
+	}
+	if c.State != Ready {
+		_, _ = s.readied(ctx, c.ID)
 	}
 	return nil
 }
@@ -110,7 +143,7 @@ func (s *Service) Save(ctx context.Context, connectionID string, gen int64, tok 
 func (s *Service) MarkFailed(ctx context.Context, connectionID, reason string) error {
 	res := s.DB.WithContext(ctx).Model(&row{}).Where("id = ? AND state = ?", connectionID, Setup).
 		Updates(map[string]any{"state": Failed, "health": HealthUnhealthy, "health_reason": truncate(reason), "updated_at": time.Now().UTC()})
-	s.cache().forget(connectionID)
+	s.Changed(ctx, connectionID)
 	return res.Error
 }
 
@@ -119,7 +152,7 @@ func (s *Service) MarkFailed(ctx context.Context, connectionID, reason string) e
 func (s *Service) MarkUnhealthy(ctx context.Context, connectionID, reason string) error {
 	res := s.DB.WithContext(ctx).Model(&row{}).Where("id = ?", connectionID).
 		Updates(map[string]any{"health": HealthUnhealthy, "health_reason": truncate(reason), "updated_at": time.Now().UTC()})
-	s.cache().forget(connectionID)
+	s.Changed(ctx, connectionID)
 	return res.Error
 }
 

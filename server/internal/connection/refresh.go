@@ -66,7 +66,7 @@ func (s *Service) FailStaleSetup(ctx context.Context, olderThan time.Duration) (
 		Updates(map[string]any{"state": Failed, "health": HealthUnhealthy, "health_reason": ReasonAuthorizationNotCompleted,
 			"updated_at": time.Now().UTC()}).Error
 	for _, id := range ids {
-		s.cache().forget(id)
+		s.Changed(ctx, id)
 	}
 	if err != nil {
 		return nil, err

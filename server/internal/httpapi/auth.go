@@ -92,10 +92,5 @@ func scope(ctx context.Context, resource string) store.Scope {
 	if c == nil {
 		return store.Scope{}
 	}
-	s := c.Set.Scope(resource, authz.VerbList)
-	out := store.Scope{All: s.All}
-	for _, r := range s.Rules {
-		out.Rules = append(out.Rules, store.ScopeRule{Namespace: r.Namespace, Subtree: r.Subtree, IDs: r.IDs})
-	}
-	return out
+	return c.Set.Scope(resource, authz.VerbList).Query()
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/authproxy/authproxy/server/internal/api"
 	"github.com/authproxy/authproxy/server/internal/authz"
 	"github.com/authproxy/authproxy/server/internal/connection"
+	"github.com/authproxy/authproxy/server/internal/probe"
 	"github.com/authproxy/authproxy/server/internal/problem"
 	"github.com/authproxy/authproxy/server/internal/proxy"
 	"github.com/authproxy/authproxy/server/internal/store"
@@ -29,9 +30,13 @@ func (s *Server) loadConnection(ctx context.Context, connectionID, verb string) 
 func toAPIConnection(c *connection.Connection) api.Connection {
 	out := api.Connection{Id: c.ID, Namespace: c.Namespace, ConnectorId: c.ConnectorID, ConnectorVersion: c.ConnectorVersion,
 		State: api.ConnectionState(c.State), Health: api.ConnectionHealth(c.Health), Labels: c.Labels,
-		Annotations: c.Annotations, Config: c.Config, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+		Annotations: c.Annotations, Config: c.Config, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		ProbeFailures: &c.ProbeFailures, LastProbedAt: c.LastProbedAt}
 	if c.HealthReason != "" {
 		out.HealthReason = &c.HealthReason
+	}
+	if c.OwnerActorID != "" {
+		out.OwnerActorId = &c.OwnerActorID
 	}
 	return out
 }
@@ -49,6 +54,9 @@ func (s *Server) ListConnections(ctx context.Context, req api.ListConnectionsReq
 	}
 	if p.State != nil {
 		f.State = string(*p.State)
+	}
+	if p.OwnerActorId != nil {
+		f.OwnerActorID = *p.OwnerActorId
 	}
 	if p.Health != nil {
 		f.Health = string(*p.Health)
@@ -83,11 +91,25 @@ func (s *Server) CreateConnection(ctx context.Context, req api.CreateConnectionR
 	if _, err := s.loadConnector(ctx, b.ConnectorId, authz.VerbGet); err != nil {
 		return nil, problem.InvalidField("connectorId", "connector %s not found", b.ConnectorId)
 	}
-	c, err := s.connections.Create(ctx, connection.New{Namespace: b.Namespace, ConnectorID: b.ConnectorId,
-		Labels: mapOrNil(b.Labels), Annotations: mapOrNil(b.Annotations), Config: mapOrNil(b.Config), APIKey: b.ApiKey})
+	n := connection.New{Namespace: b.Namespace, ConnectorID: b.ConnectorId,
+		Labels: mapOrNil(b.Labels), Annotations: mapOrNil(b.Annotations), Config: mapOrNil(b.Config), APIKey: b.ApiKey}
+	if b.OwnerActorId != nil {
+		owner, err := s.owner(ctx, b.Namespace, *b.OwnerActorId)
+		if err != nil {
+			return nil, err
+		}
+		n.OwnerActorID = owner
+	}
+	var verified *probe.Report
+	if b.Verify != nil && *b.Verify {
+		// The connector's probes run with the key before anything is written.
+		n.Verify = s.verifyKey(&verified)
+	}
+	c, err := s.connections.Create(ctx, n)
 	if err != nil {
 		return nil, err
 	}
+	c = s.recordVerified(ctx, c, verified)
 	out := toAPIConnection(c)
 	if c.State == connection.Setup {
 		// An OAuth2 authorization code connection: the user authorizes it through the
@@ -149,10 +171,18 @@ func (s *Server) SetConnectionApiKey(ctx context.Context, req api.SetConnectionA
 	if err != nil {
 		return nil, err
 	}
+	var verified *probe.Report
+	if req.Body.Verify != nil && *req.Body.Verify {
+		// The old key stays when the new one fails the connector's probes.
+		if err := s.verifyKey(&verified)(ctx, c, deref(req.Body.ApiKey)); err != nil {
+			return nil, err
+		}
+	}
 	c, err = s.connections.SetAPIKey(ctx, c.ID, deref(req.Body.ApiKey))
 	if err != nil {
 		return nil, err
 	}
+	c = s.recordVerified(ctx, c, verified)
 	return api.SetConnectionApiKey200JSONResponse(toAPIConnection(c)), nil
 }
 
@@ -211,3 +241,23 @@ func (s *Server) ProxyConnection(ctx context.Context, req api.ProxyConnectionReq
 }
 
 func setAuthorizeURL(c *api.Connection, u string) { c.AuthorizeUrl = &u }
+
+// owner checks the end user a new connection in ns is to belong to: an actor in ns whom
+// the caller may impersonate. An actor the caller may not see is reported as missing.
+func (s *Server) owner(ctx context.Context, ns, actorID string) (string, error) {
+	missing := problem.InvalidField("ownerActorId", "actor %s not found", actorID)
+	a, err := s.actors.Get(ctx, actorID)
+	if p := problem.As(err); err != nil && p.Status == http.StatusNotFound {
+		return "", missing
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := authorize(ctx, a.Namespace, authz.ResourceActors, authz.VerbImpersonate, a.ID, missing); err != nil {
+		return "", err
+	}
+	if a.Namespace != ns {
+		return "", problem.InvalidField("ownerActorId", "actor %s is in namespace %q; a connection's owner must be in the connection's namespace %q", a.ID, a.Namespace, ns)
+	}
+	return a.ID, nil
+}

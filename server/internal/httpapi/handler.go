@@ -19,6 +19,7 @@ import (
 	"github.com/authproxy/authproxy/server/internal/connector/definition"
 	"github.com/authproxy/authproxy/server/internal/keys"
 	"github.com/authproxy/authproxy/server/internal/namespace"
+	"github.com/authproxy/authproxy/server/internal/probe"
 	"github.com/authproxy/authproxy/server/internal/problem"
 	"github.com/authproxy/authproxy/server/internal/proxy"
 	"github.com/authproxy/authproxy/server/internal/requestlog"
@@ -35,6 +36,7 @@ type Config struct {
 	Connectors  *connector.Service
 	Connections *connection.Service
 	Proxy       *proxy.Proxy
+	Probes      *probe.Runner
 	RequestLogs *requestlog.Service
 	Verifier    *authn.Verifier
 	// OAuth2Flow starts the authorization code flow of new OAuth2 connections.
@@ -52,6 +54,7 @@ type Server struct {
 	connectors  *connector.Service
 	connections *connection.Service
 	proxy       *proxy.Proxy
+	probes      *probe.Runner
 	requestLogs *requestlog.Service
 	oauth2Flow  OAuth2Flow
 }
@@ -76,7 +79,7 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	specYAML := api.SpecYAML
-	srv := &Server{namespaces: cfg.Namespaces, actors: cfg.Actors, keys: cfg.Keys, connectors: cfg.Connectors, connections: cfg.Connections, proxy: cfg.Proxy, requestLogs: cfg.RequestLogs, oauth2Flow: cfg.OAuth2Flow}
+	srv := &Server{namespaces: cfg.Namespaces, actors: cfg.Actors, keys: cfg.Keys, connectors: cfg.Connectors, connections: cfg.Connections, proxy: cfg.Proxy, probes: cfg.Probes, requestLogs: cfg.RequestLogs, oauth2Flow: cfg.OAuth2Flow}
 	strict := api.NewStrictHandlerWithOptions(srv, nil, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			writeProblem(w, r, problem.InvalidField("body", "%v", err))

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/gorilla/mux"
 
@@ -24,6 +25,9 @@ const ProxiedHeader = "X-AuthProxy-Proxied"
 // proxyRawPath is the streaming proxy endpoint. It is a plain handler, not a generated
 // strict one (which would buffer both bodies), documented in openapi/authproxy.yaml.
 const proxyRawPath = "/api/v1/connections/{id}/_proxy_raw"
+
+// copyBuffers holds the buffers responses are copied through.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 var proxyRawMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions}
 
@@ -76,17 +80,27 @@ func (s *Server) proxyRaw(l *slog.Logger) http.Handler {
 		if r.Method == http.MethodHead {
 			return
 		}
+		// A response of unknown length (or an event stream) is flushed as it arrives; one
+		// of known length is written through the server's buffer, as a reverse proxy does,
+		// which saves a write per response.
+		streaming := resp.ContentLength < 0 || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
 		rc := http.NewResponseController(w)
-		_ = rc.Flush()
-		buf := make([]byte, 32<<10)
+		if streaming {
+			_ = rc.Flush()
+		}
+		bp := copyBuffers.Get().(*[]byte)
+		defer copyBuffers.Put(bp)
+		buf := *bp
 		for {
 			n, rerr := resp.Body.Read(buf)
 			if n > 0 {
 				if _, werr := w.Write(buf[:n]); werr != nil {
 					return
 				}
-				if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
-					return
+				if streaming {
+					if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+						return
+					}
 				}
 			}
 			if rerr != nil {

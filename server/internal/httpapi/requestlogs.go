@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/authproxy/authproxy/server/internal/api"
 	"github.com/authproxy/authproxy/server/internal/authz"
@@ -31,7 +33,11 @@ func correlate(next http.Handler) http.Handler {
 }
 
 func toAPIRequestLog(e *requestlog.Entry) api.RequestLog {
-	out := api.RequestLog{Id: e.ID, Kind: api.KindProxy, Time: e.Time, Namespace: e.Namespace, ConnectionId: e.ConnectionID,
+	kind := api.RequestLogKind(e.Kind)
+	if kind == "" {
+		kind = api.KindProxy
+	}
+	out := api.RequestLog{Id: e.ID, Kind: kind, BodiesRecorded: e.BodiesRecorded, Time: e.Time, Namespace: e.Namespace, ConnectionId: e.ConnectionID,
 		ConnectorId: e.ConnectorID, ConnectorVersion: e.ConnectorVersion, ActorId: e.ActorID, CorrelationId: e.CorrelationID,
 		Method: e.Method, Url: e.URL, Status: e.Status, DurationMs: float64(e.Duration.Microseconds()) / 1000,
 		RequestSize: e.RequestSize, ResponseSize: e.ResponseSize, Labels: e.Labels}
@@ -63,6 +69,9 @@ func (s *Server) ListRequestLogs(ctx context.Context, req api.ListRequestLogsReq
 		return nil, problem.InvalidField("until", "must be after since")
 	}
 	f := requestlog.Filter{ConnectionID: deref(p.ConnectionId), ConnectorID: deref(p.ConnectorId), StatusMin: p.StatusMin, StatusMax: p.StatusMax}
+	if p.Kind != nil {
+		f.Kind = string(*p.Kind)
+	}
 	if p.Since != nil {
 		f.Since = *p.Since
 	}
@@ -98,7 +107,60 @@ func (s *Server) GetRequestLog(ctx context.Context, req api.GetRequestLogRequest
 	return api.GetRequestLog200JSONResponse(toAPIRequestLog(e)), nil
 }
 
-// GetRequestLogBodies implements GET /api/v1/request-logs/{id}/bodies.
+// GetRequestLogBodies implements GET /api/v1/request-logs/{id}/bodies (request_logs:get):
+// an entry the caller may not see is 404 like a missing one; an entry with nothing recorded
+// is 404 saying so; bodies that can no longer be decrypted (the namespace's key was
+// destroyed) or whose blob is gone are 410.
 func (s *Server) GetRequestLogBodies(ctx context.Context, req api.GetRequestLogBodiesRequestObject) (api.GetRequestLogBodiesResponseObject, error) {
-	return nil, problem.New(http.StatusNotImplemented, "not implemented yet")
+	e, err := s.requestLogs.Get(ctx, req.Id)
+	if err != nil {
+		return nil, err
+	}
+	if err := authorize(ctx, e.Namespace, authz.ResourceRequestLogs, authz.VerbGet, e.ID, requestlog.NotFound()); err != nil {
+		return nil, err
+	}
+	b, err := s.requestLogs.Bodies(ctx, e.ID)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg, respMsg := toAPIRecordedMessage(&b.Request), toAPIRecordedMessage(&b.Response)
+	return api.GetRequestLogBodies200JSONResponse{Request: &reqMsg, Response: &respMsg}, nil
+}
+
+// utf8Text is b as text when it is UTF-8; a truncated b may end in the first bytes of a
+// character the limit cut, which are dropped.
+func utf8Text(b []byte, truncated bool) (string, bool) {
+	if utf8.Valid(b) {
+		return string(b), true
+	}
+	if truncated {
+		for k := 1; k <= utf8.UTFMax-1 && k < len(b); k++ {
+			head, tail := b[:len(b)-k], b[len(b)-k:]
+			if utf8.RuneStart(tail[0]) && !utf8.FullRune(tail) && utf8.Valid(head) {
+				return string(head), true
+			}
+		}
+	}
+	return "", false
+}
+
+// toAPIRecordedMessage renders a recorded message: a UTF-8 body as text, any other as
+// base64. A body that was not stored (it had to be redacted and could not be parsed) is
+// empty, and omitted says why.
+func toAPIRecordedMessage(m *requestlog.Message) api.RecordedMessage {
+	h := map[string][]string{}
+	for k, vs := range m.Header {
+		h[k] = vs
+	}
+	out := api.RecordedMessage{Headers: h, Size: m.Size, Truncated: m.Truncated, Encoding: api.EncodingText}
+	if m.Omitted != "" {
+		out.Omitted = &m.Omitted
+	}
+	if text, ok := utf8Text(m.Body, m.Truncated); ok {
+		out.Body = text
+	} else {
+		out.Encoding = api.EncodingBase64
+		out.Body = base64.StdEncoding.EncodeToString(m.Body)
+	}
+	return out
 }

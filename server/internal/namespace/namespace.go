@@ -9,6 +9,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/authproxy/authproxy/server/internal/invalidation"
 	"github.com/authproxy/authproxy/server/internal/labels"
 	"github.com/authproxy/authproxy/server/internal/problem"
 	"github.com/authproxy/authproxy/server/internal/store"
@@ -44,6 +45,9 @@ type Dependent struct {
 type Service struct {
 	DB         *gorm.DB
 	Dependents []Dependent
+	// Bus announces every change of a namespace to the caches of every replica; nil
+	// announces nothing.
+	Bus *invalidation.Bus
 }
 
 // EnsureRoot creates the root namespace if it does not exist.
@@ -205,6 +209,7 @@ func (s *Service) Update(ctx context.Context, path string, lbls, annotations *ma
 	if err != nil {
 		return nil, err
 	}
+	_ = s.Bus.Publish(ctx, invalidation.Namespaces, path) // logged by the bus; caches expire
 	return s.Get(ctx, path)
 }
 
@@ -213,7 +218,7 @@ func (s *Service) Delete(ctx context.Context, path string) error {
 	if path == Root {
 		return problem.Conflict("the root namespace cannot be deleted")
 	}
-	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var children int64
 		if err := tx.Model(&row{}).Where("parent = ?", path).Count(&children).Error; err != nil {
 			return err
@@ -242,6 +247,11 @@ func (s *Service) Delete(ctx context.Context, path string) error {
 		}
 		return store.DeleteLabels(tx, store.LabelNamespace, path)
 	})
+	if err != nil {
+		return err
+	}
+	_ = s.Bus.Publish(ctx, invalidation.Namespaces, path) // logged by the bus; caches expire
+	return nil
 }
 
 // ListOptions filter a listing.

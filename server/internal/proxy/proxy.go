@@ -54,6 +54,9 @@ type Proxy struct {
 	// Refresher hands out OAuth2 tokens, refreshing them once across replicas; without it
 	// OAuth2 connections work until their token expires and are then refused with 503.
 	Refresher *oauth2.Refresher
+	// BodyLimit bounds each recorded body (connector logging.bodies), in bytes;
+	// 0 means requestlog.DefaultBodyLimit.
+	BodyLimit int
 }
 
 // Recorder takes the request log entry of each proxied call; it must not block.
@@ -67,7 +70,8 @@ type call struct {
 	status      int    // the upstream's status, 0 without a response
 	respSize    int64
 	respType    string
-	apiKeyParam string // the connector's API-key query parameter, redacted in the URL
+	apiKeyParam string     // the connector's API-key query parameter, redacted in the URL
+	rec         *recording // bodies being recorded (nil when the connector records none)
 }
 
 // NewClient returns an HTTP client whose dials go through d and which never follows
@@ -160,7 +164,12 @@ func (p *Proxy) Stream(ctx context.Context, c *connection.Connection, r StreamRe
 	resp.Header = cleanHeader(resp.Header)
 	info.status = resp.StatusCode
 	info.respType = resp.Header.Get("Content-Type")
-	resp.Body = &streamBody{rc: resp.Body, info: info, begin: begin, finish: func(n int64, readErr error) {
+	var respCap *capture
+	if info.rec != nil {
+		info.rec.receivedHeader(resp.Header)
+		respCap = info.rec.resp
+	}
+	resp.Body = &streamBody{rc: resp.Body, info: info, begin: begin, cap: respCap, finish: func(n int64, readErr error) {
 		cancel()
 		info.respSize = n
 		if readErr != nil && info.class == "" {
@@ -182,18 +191,21 @@ func (p *Proxy) record(ctx context.Context, c *connection.Connection, r StreamRe
 		URL: requestlog.RedactRawURL(r.URL, info.apiKeyParam), Status: info.status, Duration: time.Since(start),
 		RequestSize: reqSize, ResponseSize: info.respSize, RequestContentType: r.Header.Get("Content-Type"),
 		ResponseContentType: info.respType, ErrorClass: info.class, Labels: c.Labels,
+		Bodies: info.rec.bodies(r.Header, reqSize, info),
 	})
 }
 
-// countingReader counts the bytes read through it.
+// countingReader counts the bytes read through it (and captures them when recording).
 type countingReader struct {
-	r io.Reader
-	n int64
+	r   io.Reader
+	n   int64
+	cap *capture
 }
 
 func (c *countingReader) Read(b []byte) (int, error) {
 	n, err := c.r.Read(b)
 	c.n += int64(n)
+	c.cap.write(b[:n])
 	return n, err
 }
 
@@ -207,11 +219,13 @@ type streamBody struct {
 	begin   time.Time
 	once    sync.Once
 	finish  func(n int64, readErr error)
+	cap     *capture // the recorded response body, when recording
 }
 
 func (b *streamBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	b.n += int64(n)
+	b.cap.write(p[:n])
 	if err != nil && err != io.EOF && b.readErr == nil {
 		b.readErr = err
 	}
@@ -237,6 +251,7 @@ func (p *Proxy) start(ctx context.Context, c *connection.Connection, r StreamReq
 	if def.Auth.Type == definition.AuthAPIKey && def.Auth.APIKey.Placement == definition.PlaceQuery {
 		info.apiKeyParam = def.Auth.APIKey.QueryParam
 	}
+	p.prepareRecording(def, body, info)
 	target, err := url.Parse(r.URL)
 	if err != nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" || target.User != nil {
 		info.class = requestlog.ClassInvalidRequest
@@ -279,6 +294,7 @@ func (p *Proxy) start(ctx context.Context, c *connection.Connection, r StreamReq
 					return nil, err
 				}
 				body.n = 0
+				body.cap.reset()
 			}
 			rb = body
 		}
@@ -313,6 +329,7 @@ func (p *Proxy) start(ctx context.Context, c *connection.Connection, r StreamReq
 		return nil, nil, err
 	}
 	var o *oauthCall
+	secret := "" // the injected credential, kept out of recorded bodies
 	if def.Auth.Type == definition.AuthOAuth2 {
 		o = &oauthCall{p: p, c: c, def: def, info: info}
 		tok, err := o.token(ctx)
@@ -320,8 +337,9 @@ func (p *Proxy) start(ctx context.Context, c *connection.Connection, r StreamReq
 			return nil, nil, err
 		}
 		out.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		secret = tok.AccessToken
 	} else if def.Auth.Type != definition.AuthNone {
-		creds, err := p.Connections.Credentials(ctx, c.ID)
+		creds, err := p.credentials(ctx, c)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -333,7 +351,9 @@ func (p *Proxy) start(ctx context.Context, c *connection.Connection, r StreamReq
 			info.class = requestlog.ClassNotReady
 			return nil, nil, err
 		}
+		secret = creds.APIKey
 	}
+	info.rec.sentHeader(out.Header, secret)
 	begin := time.Now()
 	resp, err := p.Client.Do(out)
 	if err != nil {
@@ -354,6 +374,7 @@ func (p *Proxy) start(ctx context.Context, c *connection.Connection, r StreamReq
 			return nil, nil, err
 		}
 		out.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		info.rec.sentHeader(out.Header, tok.AccessToken)
 		if resp, err = p.Client.Do(out); err != nil {
 			info.class = errorClass(err)
 			return nil, nil, upstreamError(err, target, time.Since(begin))

@@ -1,6 +1,9 @@
 // Package requestlog records one entry per proxied call — who called what, how it went and
 // how long it took, never a header value, a body or a credential — and answers queries
-// over them. Entries are written in batches off the hot path by a Writer.
+// over them. Entries are written in batches off the hot path by a Writer. When a
+// connector's logging policy asks for it, the call's redacted request and response are
+// recorded apart from the entry: encrypted under a per-call data key in the blob store,
+// the data key sealed with the namespace's key (BodiesKeyColumn).
 package requestlog
 
 import (
@@ -74,6 +77,10 @@ type Entry struct {
 	ResponseContentType string
 	ErrorClass          string
 	Labels              map[string]string
+	// Bodies, when set, is recorded (encrypted, in the blob store) by the writer.
+	Bodies *Bodies
+	// BodiesRecorded says the entry's bodies are in the blob store (read side).
+	BodiesRecorded bool
 }
 
 // idWidth is the number of digits of the time part of an id: nanoseconds since 1970 fit

@@ -5,10 +5,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"time"
 
 	"gorm.io/gorm"
 
+	"github.com/authproxy/authproxy/server/internal/blob"
+	"github.com/authproxy/authproxy/server/internal/encrypt"
 	"github.com/authproxy/authproxy/server/internal/problem"
 	"github.com/authproxy/authproxy/server/internal/store"
 )
@@ -31,6 +35,9 @@ type row struct {
 	RequestContentType  string    `gorm:"column:request_content_type"`
 	ResponseContentType string    `gorm:"column:response_content_type"`
 	ErrorClass          string    `gorm:"column:error_class"`
+	Kind                string    `gorm:"column:kind"`
+	BodiesBlob          *string   `gorm:"column:bodies_blob"`
+	BodiesKey           *string   `gorm:"column:bodies_key"`
 }
 
 func (row) TableName() string { return "request_logs" }
@@ -59,7 +66,14 @@ func toRow(e *Entry) row {
 		ConnectorVersion: e.ConnectorVersion, ActorID: e.ActorID, CorrelationID: clip(e.CorrelationID), Method: clip(e.Method),
 		URL: e.URL, Status: e.Status, DurationUS: e.Duration.Microseconds(), RequestSize: e.RequestSize,
 		ResponseSize: e.ResponseSize, RequestContentType: clip(e.RequestContentType),
-		ResponseContentType: clip(e.ResponseContentType), ErrorClass: e.ErrorClass}
+		ResponseContentType: clip(e.ResponseContentType), ErrorClass: e.ErrorClass, Kind: kindOf(e.Kind)}
+}
+
+func kindOf(k string) string {
+	if k == "" {
+		return KindProxy
+	}
+	return k
 }
 
 func (r *row) entry(lbls map[string]string) Entry {
@@ -70,12 +84,15 @@ func (r *row) entry(lbls map[string]string) Entry {
 		ConnectorVersion: r.ConnectorVersion, ActorID: r.ActorID, CorrelationID: r.CorrelationID, Method: r.Method,
 		URL: r.URL, Status: r.Status, Duration: time.Duration(r.DurationUS) * time.Microsecond, RequestSize: r.RequestSize,
 		ResponseSize: r.ResponseSize, RequestContentType: r.RequestContentType, ResponseContentType: r.ResponseContentType,
-		ErrorClass: r.ErrorClass, Labels: lbls}
+		ErrorClass: r.ErrorClass, Labels: lbls, Kind: kindOf(r.Kind), BodiesRecorded: r.BodiesKey != nil && r.BodiesBlob != nil}
 }
 
 // Service reads the request log.
 type Service struct {
 	DB *gorm.DB
+	// Blobs and Keys read recorded bodies (Bodies); without them there are none to read.
+	Blobs blob.Store
+	Keys  Sealer
 }
 
 // NotFound is the error for a missing (or invisible) entry.
@@ -85,6 +102,7 @@ func NotFound() error { return problem.NotFound("request log entry not found") }
 type Filter struct {
 	ConnectionID string
 	ConnectorID  string
+	Kind         string
 	StatusMin    *int
 	StatusMax    *int
 	Since        time.Time // inclusive
@@ -103,6 +121,9 @@ func (s *Service) List(ctx context.Context, o store.ListOptions, f Filter) ([]En
 	}
 	if f.ConnectorID != "" {
 		q = q.Where("connector_id = ?", f.ConnectorID)
+	}
+	if f.Kind != "" {
+		q = q.Where("kind = ?", f.Kind)
 	}
 	if f.StatusMin != nil {
 		q = q.Where("status >= ?", *f.StatusMin)
@@ -174,4 +195,56 @@ func (s *Service) hydrate(ctx context.Context, rows []row) ([]Entry, error) {
 		out[i] = rows[i].entry(lbls[rows[i].ID])
 	}
 	return out, nil
+}
+
+// maxBlob bounds a bodies blob read back: two messages of at most the largest body limit,
+// base64 and JSON overhead included.
+const maxBlob = 64 << 20
+
+// Bodies returns the recorded request and response of entry id. Nothing recorded is 404;
+// bodies whose data key can no longer be opened (the namespace's key was destroyed or
+// retired) or whose blob is gone are 410 Gone: they existed but cannot be read any more.
+func (s *Service) Bodies(ctx context.Context, id string) (*Bodies, error) {
+	var r row
+	err := s.DB.WithContext(ctx).Select("id", "bodies_blob", "bodies_key").Where("id = ?", id).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, NotFound()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get request log %s: %w", id, err)
+	}
+	if r.BodiesKey == nil || r.BodiesBlob == nil {
+		return nil, problem.NotFound("request log entry %s has no recorded bodies: the connector's logging.bodies policy did not record this call (or storing them failed)", id)
+	}
+	if s.Blobs == nil || s.Keys == nil {
+		return nil, problem.New(http.StatusServiceUnavailable, "recorded bodies cannot be read: this server has no blob store configured")
+	}
+	dataKey, err := s.Keys.Open(ctx, BodiesKeyColumn, r.ID, *r.BodiesKey)
+	if err != nil {
+		if errors.Is(err, encrypt.ErrUnknownKey) || errors.Is(err, encrypt.ErrNotAuthentic) || errors.Is(err, encrypt.ErrMalformed) {
+			return nil, problem.New(http.StatusGone, "the recorded bodies of request log entry %s can no longer be read: the key that sealed them was destroyed or retired", id)
+		}
+		return nil, fmt.Errorf("request log %s: open bodies key: %w", id, err)
+	}
+	defer clear(dataKey)
+	rc, err := s.Blobs.Get(ctx, *r.BodiesBlob)
+	if errors.Is(err, blob.ErrNotFound) {
+		return nil, problem.New(http.StatusGone, "the recorded bodies of request log entry %s are no longer in the blob store", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("request log %s: read bodies: %w", id, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxBlob+1))
+	if err != nil {
+		return nil, fmt.Errorf("request log %s: read bodies: %w", id, err)
+	}
+	if len(b) > maxBlob {
+		return nil, fmt.Errorf("request log %s: bodies blob larger than %d bytes", id, maxBlob)
+	}
+	out, err := decryptBodies(r.ID, b, dataKey)
+	if errors.Is(err, errNotAuthentic) {
+		return nil, problem.New(http.StatusGone, "the recorded bodies of request log entry %s do not decrypt: the blob was altered or replaced", id)
+	}
+	return out, err
 }

@@ -1,7 +1,9 @@
 package requestlog
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -9,6 +11,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/authproxy/authproxy/server/internal/blob"
 )
 
 // Defaults of a Writer.
@@ -28,7 +32,21 @@ type Options struct {
 	// Interval is the longest an entry waits before it is flushed.
 	Interval time.Duration
 	Logger   *slog.Logger
+	// Blobs and Keys store the recorded bodies of entries that carry them: encrypted under
+	// a fresh data key into Blobs, the data key sealed by Keys with the namespace's key.
+	// Without them, bodies are not stored (and counted in BodiesFailed).
+	Blobs blob.Store
+	Keys  Sealer
+	// BodyConcurrency bounds the blob writes of one batch in flight (default 8).
+	BodyConcurrency int
+	// MaxPendingBodyBytes bounds the recorded body bytes waiting in the buffer (default
+	// DefaultMaxPendingBodyBytes): past it, entries are kept without their bodies (counted
+	// in BodiesFailed), so a burst of recorded calls cannot exhaust memory.
+	MaxPendingBodyBytes int64
 }
+
+// DefaultMaxPendingBodyBytes is the default bound of recorded body bytes in the buffer.
+const DefaultMaxPendingBodyBytes = 64 << 20
 
 // Stats are the counts of a Writer since it started.
 type Stats struct {
@@ -37,6 +55,9 @@ type Stats struct {
 	Dropped       uint64 // refused because the buffer was full or the writer closed
 	FailedBatches uint64 // batches the database refused
 	Lost          uint64 // entries of those batches
+	// BodiesFailed counts entries written without their recorded bodies because sealing
+	// or storing them failed.
+	BodiesFailed uint64
 }
 
 // Writer buffers entries in memory and writes them in batches, each one multi-row INSERT in
@@ -46,9 +67,10 @@ type Writer struct {
 	opt Options
 	log *slog.Logger
 
-	mu     sync.Mutex
-	buf    []Entry
-	closed bool
+	mu            sync.Mutex
+	buf           []Entry
+	closed        bool
+	pendingBodies int64 // body bytes held by buf
 
 	flushMu sync.Mutex // one flush at a time, so batches are written in record order
 	kick    chan struct{}
@@ -56,7 +78,7 @@ type Writer struct {
 	done    chan struct{}
 	started bool
 
-	recorded, flushed, dropped, failed, lost atomic.Uint64
+	recorded, flushed, dropped, failed, lost, bodiesFailed atomic.Uint64
 }
 
 // NewWriter returns a writer into db; call Start to flush in the background.
@@ -69,6 +91,12 @@ func NewWriter(db *gorm.DB, o Options) *Writer {
 	}
 	if o.Interval <= 0 {
 		o.Interval = DefaultInterval
+	}
+	if o.BodyConcurrency <= 0 {
+		o.BodyConcurrency = 8
+	}
+	if o.MaxPendingBodyBytes <= 0 {
+		o.MaxPendingBodyBytes = DefaultMaxPendingBodyBytes
 	}
 	l := o.Logger
 	if l == nil {
@@ -104,6 +132,14 @@ func (w *Writer) Record(e Entry) {
 		w.dropped.Add(1)
 		return
 	}
+	if e.Bodies != nil {
+		if n := e.Bodies.size(); w.pendingBodies+n > w.opt.MaxPendingBodyBytes {
+			e.Bodies = nil
+			w.bodiesFailed.Add(1)
+		} else {
+			w.pendingBodies += n
+		}
+	}
 	if w.buf == nil {
 		w.buf = make([]Entry, 0, w.opt.BatchSize)
 	}
@@ -122,7 +158,7 @@ func (w *Writer) Record(e Entry) {
 // Stats returns the counts so far.
 func (w *Writer) Stats() Stats {
 	return Stats{Recorded: w.recorded.Load(), Flushed: w.flushed.Load(), Dropped: w.dropped.Load(),
-		FailedBatches: w.failed.Load(), Lost: w.lost.Load()}
+		FailedBatches: w.failed.Load(), Lost: w.lost.Load(), BodiesFailed: w.bodiesFailed.Load()}
 }
 
 func (w *Writer) run() {
@@ -155,6 +191,11 @@ func (w *Writer) Flush(ctx context.Context) error {
 		w.buf = w.buf[n:]
 		if len(w.buf) == 0 {
 			w.buf = nil
+		}
+		for i := range batch {
+			if batch[i].Bodies != nil {
+				w.pendingBodies -= batch[i].Bodies.size()
+			}
 		}
 		w.mu.Unlock()
 		if n == 0 {
@@ -191,20 +232,28 @@ func (w *Writer) Close(ctx context.Context) error {
 	return w.Flush(ctx)
 }
 
-// labelBatch bounds the label rows of one INSERT (4 parameters each).
-const labelBatch = 1000
+// entryBatch and labelBatch bound the rows of one INSERT. The SQLite driver binds
+// parameters in time quadratic in their number (it searches the arguments for each
+// parameter), so a statement with thousands of them costs more than several small ones.
+const (
+	entryBatch = 50
+	labelBatch = 250
+)
 
 func (w *Writer) insert(ctx context.Context, batch []Entry) error {
 	rows := make([]row, len(batch))
 	var lbls []labelRow
 	for i := range batch {
 		rows[i] = toRow(&batch[i])
+	}
+	stored := w.storeBodies(ctx, batch, rows)
+	for i := range batch {
 		for k, v := range batch[i].Labels {
 			lbls = append(lbls, labelRow{ResourceType: LabelKind, ResourceID: batch[i].ID, LabelKey: k, LabelValue: v})
 		}
 	}
 	err := w.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Create(&rows).Error; err != nil {
+		if err := tx.CreateInBatches(&rows, entryBatch).Error; err != nil {
 			return err
 		}
 		if len(lbls) > 0 {
@@ -213,7 +262,77 @@ func (w *Writer) insert(ctx context.Context, batch []Entry) error {
 		return nil
 	})
 	if err != nil {
+		w.deleteBlobs(stored)
 		return fmt.Errorf("insert %d request log entries: %w", len(batch), err)
 	}
 	return nil
+}
+
+// storeBodies seals and stores the bodies of the entries that carry them, a few at a time,
+// and sets the bodies columns of their rows; an entry whose bodies fail is written without
+// them and counted. It returns the keys of the blobs it stored.
+func (w *Writer) storeBodies(ctx context.Context, batch []Entry, rows []row) []string {
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		stored []string
+		sem    = make(chan struct{}, w.opt.BodyConcurrency)
+	)
+	for i := range batch {
+		if batch[i].Bodies == nil {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(e *Entry, r *row) {
+			defer func() { <-sem; wg.Done() }()
+			key, sealed, err := w.storeOne(ctx, e)
+			if err != nil {
+				w.bodiesFailed.Add(1)
+				w.log.Warn("request log bodies not stored", "entry", e.ID, "error", err)
+				return
+			}
+			r.BodiesBlob, r.BodiesKey = &key, &sealed
+			mu.Lock()
+			stored = append(stored, key)
+			mu.Unlock()
+		}(&batch[i], &rows[i])
+	}
+	wg.Wait()
+	return stored
+}
+
+func (w *Writer) storeOne(ctx context.Context, e *Entry) (key, sealed string, err error) {
+	if w.opt.Blobs == nil || w.opt.Keys == nil {
+		return "", "", errors.New("no blob store configured")
+	}
+	e.Bodies.redact()
+	data, dataKey, err := encryptBodies(e.ID, e.Bodies)
+	if err != nil {
+		return "", "", err
+	}
+	defer clear(dataKey)
+	sealed, err = w.opt.Keys.Seal(ctx, e.Namespace, BodiesKeyColumn, e.ID, dataKey)
+	if err != nil {
+		return "", "", fmt.Errorf("seal data key: %w", err)
+	}
+	key = BlobKey(e.Namespace, e.Time, e.ID)
+	if err := w.opt.Blobs.Put(ctx, key, bytes.NewReader(data), int64(len(data))); err != nil {
+		return "", "", fmt.Errorf("put %s: %w", key, err)
+	}
+	return key, sealed, nil
+}
+
+// deleteBlobs removes the blobs of a batch the database refused (best effort).
+func (w *Writer) deleteBlobs(keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, k := range keys {
+		if err := w.opt.Blobs.Delete(ctx, k); err != nil {
+			w.log.Warn("request log bodies of a lost batch not deleted", "blob", k, "error", err)
+		}
+	}
 }

@@ -24,6 +24,9 @@ const (
 	Postgres = "postgres"
 )
 
+// PostgresMaxOpenConns bounds the PostgreSQL connections of one process.
+const PostgresMaxOpenConns = 20
+
 // Config names the database.
 type Config struct {
 	// Driver is "sqlite" or "postgres".
@@ -62,6 +65,11 @@ func Open(ctx context.Context, cfg Config) (*gorm.DB, error) {
 		// One writer at a time is what SQLite allows; a single connection avoids
 		// "database is locked" under concurrent requests.
 		sqlDB.SetMaxOpenConns(1)
+	} else {
+		// Bounded: a burst of requests waits for a connection instead of exhausting the
+		// server's max_connections, which every replica shares.
+		sqlDB.SetMaxOpenConns(PostgresMaxOpenConns)
+		sqlDB.SetMaxIdleConns(PostgresMaxOpenConns / 2)
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

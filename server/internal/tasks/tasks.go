@@ -27,6 +27,7 @@ import (
 	"github.com/authproxy/authproxy/server/internal/keys"
 	"github.com/authproxy/authproxy/server/internal/oauth2"
 	"github.com/authproxy/authproxy/server/internal/oauthflow"
+	"github.com/authproxy/authproxy/server/internal/probe"
 	"github.com/authproxy/authproxy/server/internal/problem"
 )
 
@@ -138,6 +139,8 @@ type WorkerConfig struct {
 	// expire and abandoned authorization flows failed.
 	Connections *connection.Service
 	Refresher   *oauth2.Refresher
+	// Probes, with Connections, runs connector probes after connect and on their period.
+	Probes *probe.Runner
 	// SetupTimeout is how long a connection may stay in setup (oauthflow.DefaultStateTTL:
 	// the authorization flow cannot complete after its state expired).
 	SetupTimeout    time.Duration
@@ -188,6 +191,8 @@ func (w *Worker) Handler() asynq.Handler {
 	mux.HandleFunc(TypeArchiveUnused, w.handleArchiveUnused)
 	mux.HandleFunc(TypeTokenRefreshScan, w.handleTokenRefreshScan)
 	mux.HandleFunc(TypeTokenRefresh, w.handleTokenRefresh)
+	mux.HandleFunc(TypeProbeScan, w.handleProbeScan)
+	mux.HandleFunc(TypeProbe, w.handleProbe)
 	return mux
 }
 
@@ -202,6 +207,12 @@ func (w *Worker) Start() error {
 			typ   string
 			every time.Duration
 		}{TypeTokenRefreshScan, TokenRefreshScanInterval})
+	}
+	if w.probing() {
+		periodic = append(periodic, struct {
+			typ   string
+			every time.Duration
+		}{TypeProbeScan, ProbeScanInterval})
 	}
 	for _, p := range periodic {
 		spec := fmt.Sprintf("@every %s", p.every)

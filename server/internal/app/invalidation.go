@@ -1,0 +1,21 @@
+package app
+
+import (
+	"github.com/authproxy/authproxy/server/internal/authn"
+	"github.com/authproxy/authproxy/server/internal/invalidation"
+)
+
+// startInvalidation puts the actor and token caches in front of the verifier, and has the
+// actor, namespace and connection caches follow the changes every replica announces.
+func (a *App) startInvalidation() {
+	a.Invalidation = invalidation.New(a.Redis, invalidation.DefaultChannel, a.Logger)
+	a.Actors.Bus = a.Invalidation
+	a.Namespaces.Bus = a.Invalidation
+	a.Connections.UseBus(a.Invalidation)
+	actors := authn.NewActorCache(a.Actors, authn.DefaultActorCacheTTL)
+	a.Invalidation.Subscribe(invalidation.Actors, actors.Invalidate)
+	a.Invalidation.Subscribe(invalidation.Namespaces, actors.InvalidateAll)
+	a.Verifier.Actors = actors
+	a.Verifier.Tokens = authn.NewTokenCache(authn.DefaultMaxCachedTokens)
+	a.Invalidation.Start()
+}

@@ -2,7 +2,7 @@
 SHELL := /usr/bin/env bash
 GO    ?= go
 # Every Go module of the workspace (go.work ties them together).
-MODULES := server sdk terraform-provider examples/go-app
+MODULES := server sdk terraform-provider examples/go-app examples/host-app
 PKGS    := ./server/... ./sdk/... ./terraform-provider/...
 BIN     := $(CURDIR)/bin
 

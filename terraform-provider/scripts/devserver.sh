@@ -24,7 +24,7 @@ start_dev_server() {
 
 	local banner_ok=
 	for _ in $(seq 1 300); do
-		if [ "$(grep -cE '^ *export AUTHPROXY_[A-Z_]+=' "$dir/server.log" || true)" -ge 4 ]; then banner_ok=1; break; fi
+		if [ "$(grep -cE '^ *export AUTHPROXY_[A-Z_]+=' "$dir/server.log" || true)" -ge 5 ]; then banner_ok=1; break; fi
 		kill -0 "$server_pid" 2>/dev/null || { echo "$prog: the server exited before printing its banner" >&2; return 1; }
 		sleep 0.1
 	done
@@ -35,7 +35,7 @@ start_dev_server() {
 		name=${line%%=*}
 		export "$name=${line#*=}"
 	done < <(sed -nE 's/^ *export (AUTHPROXY_[A-Z_]+=.*)$/\1/p' "$dir/server.log")
-	for v in AUTHPROXY_ADMIN_URL AUTHPROXY_ACTOR AUTHPROXY_PRIVATE_KEY_FILE; do
+	for v in AUTHPROXY_ADMIN_URL AUTHPROXY_PUBLIC_URL AUTHPROXY_ACTOR AUTHPROXY_PRIVATE_KEY_FILE; do
 		[ -n "${!v:-}" ] || { echo "$prog: the banner did not set $v" >&2; return 1; }
 		echo "  $v=${!v}"
 	done

@@ -7,7 +7,8 @@
 #   3. `provider-install` (the local filesystem mirror and its CLI config file);
 #   4. for each CLI: examples/quickstart (copied to a temporary directory) init, apply,
 #      a second plan that must be empty, destroy; then `test` of modules/tenant and
-#      modules/connector; before that, once, examples/go-app (SDK + proxy);
+#      modules/connector; before that, once, examples/go-app (SDK + proxy) and
+#      examples/host-app (delegated session + marketplace);
 #   5. stop the server.
 #
 # Environment:
@@ -103,6 +104,9 @@ step "fmt -check: examples, modules, provider examples"
 
 step "examples/go-app: an API-key connection to a local demo upstream, called through the proxy"
 timed "go-app" "$GO" run "$root/examples/go-app"
+
+step "examples/host-app: a host web app signs a user in to the embedded marketplace and connects through it"
+timed "host-app" "$GO" run "$root/examples/host-app" -check -addr 127.0.0.1:0
 
 for cli in "${clis[@]}"; do
 	name=$(basename "$cli")

@@ -77,7 +77,7 @@ func startDev(t *testing.T) (map[string]string, context.CancelFunc, <-chan error
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if m := exportRE.FindAllStringSubmatch(out.String(), -1); len(m) == 4 {
+		if m := exportRE.FindAllStringSubmatch(out.String(), -1); len(m) == 5 {
 			vars := map[string]string{}
 			for _, kv := range m {
 				vars[kv[1]] = kv[2]

@@ -117,6 +117,9 @@ func printBanner(w io.Writer, cfg config.Config, ls []app.Listener, keyFile stri
 	if u, ok := urls[app.API]; ok {
 		fmt.Fprintf(w, "  export AUTHPROXY_API_URL=%s\n", u)
 	}
+	if u, ok := urls[app.Public]; ok {
+		fmt.Fprintf(w, "  export AUTHPROXY_PUBLIC_URL=%s\n", u)
+	}
 	fmt.Fprintf(w, "  export AUTHPROXY_ACTOR=%s\n", app.AdminSubject)
 	fmt.Fprintf(w, "  export AUTHPROXY_PRIVATE_KEY_FILE=%s\n\n", keyFile)
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -42,8 +43,10 @@ import (
 	"github.com/authproxy/authproxy/server/internal/proxy"
 	"github.com/authproxy/authproxy/server/internal/proxy/guard"
 	"github.com/authproxy/authproxy/server/internal/requestlog"
+	"github.com/authproxy/authproxy/server/internal/session"
 	"github.com/authproxy/authproxy/server/internal/store"
 	"github.com/authproxy/authproxy/server/internal/tasks"
+	"github.com/authproxy/authproxy/server/internal/web"
 )
 
 // Services the binary can run.
@@ -86,6 +89,9 @@ type App struct {
 	Refresher *oauth2.Refresher
 	// OAuth2Flow runs the authorization code flow through the public service.
 	OAuth2Flow *oauthflow.Flow
+	// Sessions are the browser sessions of the marketplace and admin pages (Site).
+	Sessions *session.Store
+	Site     *web.Site
 
 	metrics     *httpapi.Metrics
 	mini        *miniredis.Miniredis
@@ -178,6 +184,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		Leeway:       cfg.Auth.ClockSkew.Duration,
 	}
 	a.startInvalidation()
+	if err := a.startSite(cfg, logger); err != nil {
+		a.Close()
+		return nil, err
+	}
 	if err := a.Namespaces.EnsureRoot(ctx); err != nil {
 		a.Close()
 		return nil, fmt.Errorf("create root namespace (is the schema migrated? run `authproxy migrate`): %w", err)
@@ -191,6 +201,39 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	}
 	a.startRequestLog()
 	return a, nil
+}
+
+// startSite prepares the marketplace and admin pages and their sessions.
+func (a *App) startSite(cfg config.Config, logger *slog.Logger) error {
+	a.Sessions = &session.Store{Redis: a.Redis, TTL: cfg.Marketplace.SessionTTL.Duration}
+	secure := !cfg.Dev || strings.HasPrefix(cfg.PublicBaseURL(), "https://")
+	a.Site = &web.Site{
+		Broker:      &session.Broker{Verifier: a.Verifier, Actors: a.Actors, Store: a.Sessions},
+		Sessions:    a.Sessions,
+		Connectors:  a.Connectors,
+		Connections: a.Connections,
+		Connecting: web.Connecting{
+			Begin: func(ctx context.Context, c *connection.Connection, actorID, returnTo string) (string, error) {
+				return a.OAuth2Flow.BeginWith(ctx, c, actorID, oauthflow.Options{User: actorID, RequireSession: true, ReturnTo: returnTo})
+			},
+			Reauthorize: a.Connections.Reauthorize,
+			Verify: func(ctx context.Context, c *connection.Connection, apiKey string) error {
+				_, err := a.Probes.Verify(ctx, c, apiKey)
+				return err
+			},
+			HasProbes: func(ctx context.Context, c *connection.Connection) bool {
+				ps, err := a.Probes.Probes(ctx, c)
+				return err == nil && len(ps) > 0
+			},
+		},
+		Logger:         logger,
+		Secure:         secure,
+		LoginURL:       cfg.Marketplace.LoginURL,
+		FrameAncestors: cfg.Marketplace.FrameAncestors,
+		Theme:          cfg.Marketplace.Theme,
+	}
+	a.OAuth2Flow.SessionActor = a.Site.MarketplaceActor
+	return a.Site.Init()
 }
 
 // startRequestLog starts the request log writer, has the proxy record into it and exports
@@ -329,10 +372,15 @@ func (a *App) Handler(service string) (http.Handler, error) {
 		if err != nil {
 			return nil, err
 		}
+		if service == Admin {
+			a.Site.RegisterAdmin(mux, &web.Admin{Actors: a.Actors, Namespaces: a.Namespaces, Keys: a.Keys,
+				RequestLogs: a.RequestLogs, Queues: asynq.NewInspectorFromRedisClient(a.Redis)})
+		}
 		mux.Handle("/", h)
 	case Public, Worker:
 		if service == Public {
 			a.OAuth2Flow.Register(mux)
+			a.Site.RegisterMarketplace(mux)
 		}
 		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 			problem.Write(w, problem.NotFound("no route for %s %s on the %s service", r.Method, r.URL.Path, service))

@@ -241,7 +241,7 @@ func TestBrowserMarketplace(t *testing.T) {
 	}
 	step(t, ctx, dir, "07-apikey-connected", chromedp.SendKeys(chromedp.CSS(`#apiKey`), "right-key"), chromedp.Click(chromedp.CSS(`main form button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`.flash.ok`)))
-	if got := text(t, ctx); !strings.Contains(got, "Demo API") || !strings.Contains(got, "ready") {
+	if got := text(t, ctx); !strings.Contains(got, "Demo API") || !strings.Contains(got, "ready") || !strings.Contains(got, "healthy") {
 		t.Fatalf("my connections after connecting: %s", got)
 	}
 

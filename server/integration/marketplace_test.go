@@ -183,7 +183,7 @@ func TestMarketplace(t *testing.T) {
 			t.Fatalf("connect = %d → %q", resp.StatusCode, resp.Header.Get("Location"))
 		}
 		mine := call(c.ListConnectionsWithResponse(t.Context(), &sdk.ListConnectionsParams{OwnerActorId: &aliceActor.Id})).want(t, http.StatusOK).JSON200.Items
-		if len(mine) != 1 || mine[0].Namespace != "root.users" || mine[0].State != sdk.ConnectionReady || deref(mine[0].OwnerActorId) != aliceActor.Id {
+		if len(mine) != 1 || mine[0].Namespace != "root.users" || mine[0].State != sdk.ConnectionReady || mine[0].Health != sdk.HealthHealthy || deref(mine[0].OwnerActorId) != aliceActor.Id {
 			t.Fatalf("alice's connections = %+v", mine)
 		}
 		conn := mine[0]

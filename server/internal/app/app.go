@@ -217,14 +217,7 @@ func (a *App) startSite(cfg config.Config, logger *slog.Logger) error {
 				return a.OAuth2Flow.BeginWith(ctx, c, actorID, oauthflow.Options{User: actorID, RequireSession: true, ReturnTo: returnTo})
 			},
 			Reauthorize: a.Connections.Reauthorize,
-			Verify: func(ctx context.Context, c *connection.Connection, apiKey string) error {
-				_, err := a.Probes.Verify(ctx, c, apiKey)
-				return err
-			},
-			HasProbes: func(ctx context.Context, c *connection.Connection) bool {
-				ps, err := a.Probes.Probes(ctx, c)
-				return err == nil && len(ps) > 0
-			},
+			Probes:      a.Probes,
 		},
 		Logger:         logger,
 		Secure:         secure,

@@ -45,21 +45,9 @@ type delegatedClaims struct {
 // here, so a second use fails) and a lifetime of at most MaxDelegatedLifetime. Whether the
 // signer may act for the subject is the caller's decision (actors:impersonate).
 func (v *Verifier) VerifyDelegated(ctx context.Context, raw, audience string) (*Delegation, error) {
-	if v.Actors == nil {
-		return nil, fmt.Errorf("authn: Verifier.Actors is not configured")
-	}
-	if audience == "" {
-		return nil, fmt.Errorf("authn: VerifyDelegated called without a service audience")
-	}
-	if raw == "" {
-		return nil, reject("no token")
-	}
-	if len(raw) > maxTokenLen {
-		return nil, rejectf("token is larger than %d bytes", maxTokenLen)
-	}
-	now := time.Now
-	if v.Now != nil {
-		now = v.Now
+	now, err := v.precheck(raw, audience)
+	if err != nil {
+		return nil, err
 	}
 	leeway := v.leeway()
 	var (
@@ -97,16 +85,7 @@ func (v *Verifier) VerifyDelegated(ctx context.Context, raw, audience string) (*
 		}
 		return key, err
 	}
-	parser := jwt.NewParser(
-		jwt.WithValidMethods(validMethods),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithAudience(audience),
-		jwt.WithLeeway(leeway),
-		jwt.WithTimeFunc(now),
-		jwt.WithStrictDecoding(),
-	)
-	tok, err := parser.ParseWithClaims(raw, &c, keyFunc)
+	tok, err := v.parser(audience, now).ParseWithClaims(raw, &c, keyFunc)
 	if err != nil {
 		if keyErr != nil {
 			return nil, keyErr

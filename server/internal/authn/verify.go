@@ -156,22 +156,9 @@ func (v *Verifier) maxLifetime() time.Duration {
 // Every rejected token yields an *Error. Any other error is an internal failure (actor or
 // nonce store unavailable, Verifier misconfigured) and must not be reported as a bad token.
 func (v *Verifier) Verify(ctx context.Context, raw, audience string) (*Identity, error) {
-	if v.Actors == nil {
-		return nil, errors.New("authn: Verifier.Actors is not configured")
-	}
-	if audience == "" {
-		return nil, errors.New("authn: Verify called without a service audience")
-	}
-	if raw == "" {
-		return nil, reject("no token")
-	}
-	if len(raw) > maxTokenLen {
-		return nil, rejectf("token is larger than %d bytes", maxTokenLen)
-	}
-
-	now := time.Now
-	if v.Now != nil {
-		now = v.Now
+	now, err := v.precheck(raw, audience)
+	if err != nil {
+		return nil, err
 	}
 	leeway := v.leeway()
 
@@ -199,15 +186,7 @@ func (v *Verifier) Verify(ctx context.Context, raw, audience string) (*Identity,
 		return key, nil
 	}
 
-	parser := jwt.NewParser(
-		jwt.WithValidMethods(validMethods),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithAudience(audience),
-		jwt.WithLeeway(leeway),
-		jwt.WithTimeFunc(now),
-		jwt.WithStrictDecoding(),
-	)
+	parser := v.parser(audience, now)
 	tok, err := parser.ParseWithClaims(raw, &c, keyFunc)
 	if err != nil {
 		if keyErr != nil {
@@ -279,6 +258,40 @@ func (v *Verifier) Verify(ctx context.Context, raw, audience string) (*Identity,
 		}, now())
 	}
 	return id, nil
+}
+
+// precheck refuses what needs no parsing (and a misconfigured Verifier) and returns the clock.
+func (v *Verifier) precheck(raw, audience string) (func() time.Time, error) {
+	if v.Actors == nil {
+		return nil, errors.New("authn: Verifier.Actors is not configured")
+	}
+	if audience == "" {
+		return nil, errors.New("authn: verification without a service audience")
+	}
+	if raw == "" {
+		return nil, reject("no token")
+	}
+	if len(raw) > maxTokenLen {
+		return nil, rejectf("token is larger than %d bytes", maxTokenLen)
+	}
+	if v.Now != nil {
+		return v.Now, nil
+	}
+	return time.Now, nil
+}
+
+// parser is the JWT parser of every token: allowed algorithms only, exp required, iat
+// checked, the audience, the leeway and strict base64.
+func (v *Verifier) parser(audience string, now func() time.Time) *jwt.Parser {
+	return jwt.NewParser(
+		jwt.WithValidMethods(validMethods),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithAudience(audience),
+		jwt.WithLeeway(v.leeway()),
+		jwt.WithTimeFunc(now),
+		jwt.WithStrictDecoding(),
+	)
 }
 
 // verificationKey chooses the key that must have signed t. It runs after the parser has

@@ -111,31 +111,9 @@ func (s *Service) Save(ctx context.Context, connectionID string, gen int64, tok 
 	if err != nil {
 		return err
 	}
-	b, err := tok.Marshal()
-	if err != nil {
-		return err
-	}
-	defer clear(b)
-	r := row{ID: c.ID, Namespace: c.Namespace}
-	if err := s.seal(ctx, &r, &Credentials{OAuth2: b}); err != nil {
-		return err
-	}
-	res := s.DB.WithContext(ctx).Model(&row{}).
-		Where("id = ? AND token_generation = ? AND state NOT IN ?", c.ID, gen, []string{Disconnecting, Disconnected}).
-		Updates(map[string]any{"credentials": r.Credentials, "token_generation": gorm.Expr("token_generation + 1"),
-			"token_expires_at": expiresAt(tok), "state": Ready, "health": HealthHealthy, "health_reason": "",
-			"updated_at": time.Now().UTC()})
-	s.Changed(ctx, c.ID)
-	if res.Error != nil {
-		return res.Error
-	}
-	if res.RowsAffected == 0 {
-		return oauth2.ErrStale
-	}
-	if c.State != Ready {
-		_, _ = s.readied(ctx, c.ID)
-	}
-	return nil
+	// Any state but disconnecting/disconnected; a refresh of a ready connection is no news
+	// to the watchers of connections becoming ready.
+	return s.storeToken(ctx, c, gen, tok, []string{Setup, Ready, Failed}, c.State != Ready)
 }
 
 // MarkFailed ends an authorization flow that did not succeed: a connection still in setup

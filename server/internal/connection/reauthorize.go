@@ -88,7 +88,7 @@ func (s *Service) reauthorizeClientCredentials(ctx context.Context, c *Connectio
 	}
 	// A disconnected connection comes back too: re-authorizing is how it is reconnected.
 	states := []string{Setup, Ready, Failed, Disconnected}
-	if err := s.storeToken(ctx, c, gen, tok, states); err != nil {
+	if err := s.storeToken(ctx, c, gen, tok, states, true); err != nil {
 		if errors.Is(err, oauth2.ErrStale) {
 			// A refresh stored a token meanwhile: a fresh one exists either way.
 			return s.load(ctx, c.ID)
@@ -122,7 +122,7 @@ func (s *Service) CompleteAuthorization(ctx context.Context, connectionID string
 		if !slices.Contains(states, state) {
 			return problem.Conflict("The connection is %s, not waiting for an authorization.", state)
 		}
-		err = s.storeToken(ctx, c, gen, tok, states)
+		err = s.storeToken(ctx, c, gen, tok, states, true)
 		if !errors.Is(err, oauth2.ErrStale) {
 			return err
 		}
@@ -140,10 +140,11 @@ func (s *Service) generation(ctx context.Context, connectionID string) (int64, s
 	return r.TokenGeneration, r.State, err
 }
 
-// storeToken is one fenced UPDATE: the token replaces the stored one only while the
-// generation is still gen and the state one of states; the connection becomes ready and
-// healthy (and OnReady is told). It returns oauth2.ErrStale when nothing matched.
-func (s *Service) storeToken(ctx context.Context, c *Connection, gen int64, tok *oauth2.Token, states []string) error {
+// storeToken is one fenced UPDATE: the token (access and refresh together) replaces the
+// stored one only while the generation is still gen and the state one of states; the
+// connection becomes ready and healthy, and with announce OnReady is told. It returns
+// oauth2.ErrStale when nothing matched.
+func (s *Service) storeToken(ctx context.Context, c *Connection, gen int64, tok *oauth2.Token, states []string, announce bool) error {
 	b, err := tok.Marshal()
 	if err != nil {
 		return err
@@ -165,8 +166,10 @@ func (s *Service) storeToken(ctx context.Context, c *Connection, gen int64, tok 
 	if res.RowsAffected == 0 {
 		return oauth2.ErrStale
 	}
-	// New credentials: whoever watches connections becoming ready (probes) is told.
-	_, _ = s.readied(ctx, c.ID)
+	if announce {
+		// New credentials: whoever watches connections becoming ready (probes) is told.
+		_, _ = s.readied(ctx, c.ID)
+	}
 	return nil
 }
 

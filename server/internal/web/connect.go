@@ -9,6 +9,7 @@ import (
 
 	"github.com/authproxy/authproxy/server/internal/connection"
 	"github.com/authproxy/authproxy/server/internal/connector/definition"
+	"github.com/authproxy/authproxy/server/internal/probe"
 	"github.com/authproxy/authproxy/server/internal/problem"
 	"github.com/authproxy/authproxy/server/internal/store"
 )
@@ -22,10 +23,33 @@ type Connecting struct {
 	Begin func(ctx context.Context, c *connection.Connection, actorID, returnTo string) (string, error)
 	// Reauthorize prepares a connection for a new authorization (keeping its id).
 	Reauthorize func(ctx context.Context, connectionID string) (*connection.Connection, bool, error)
-	// Verify runs the connector's probes with a candidate API key (nil: keys are stored
-	// unchecked); HasProbes says whether the connection's connector has any.
-	Verify    func(ctx context.Context, c *connection.Connection, apiKey string) error
-	HasProbes func(ctx context.Context, c *connection.Connection) bool
+	// Probes tries API keys with the connector's probes before they are stored (nil: keys
+	// are stored unchecked).
+	Probes *probe.Runner
+}
+
+// verifier returns a connection.New.Verify that runs the connector's probes, if it has
+// any, with the key, and keeps the report in *rep.
+func (s *Site) verifier(rep **probe.Report) func(ctx context.Context, c *connection.Connection, apiKey string) error {
+	return func(ctx context.Context, c *connection.Connection, apiKey string) error {
+		if ps, err := s.Connecting.Probes.Probes(ctx, c); err != nil || len(ps) == 0 {
+			return err
+		}
+		r, err := s.Connecting.Probes.Verify(ctx, c, apiKey)
+		*rep = r
+		return err
+	}
+}
+
+// recordVerified records a passed verification on the connection now holding the key, so
+// it shows healthy at once.
+func (s *Site) recordVerified(r *http.Request, c *connection.Connection, rep *probe.Report) {
+	if rep == nil {
+		return
+	}
+	if _, err := s.Connecting.Probes.Record(r.Context(), c, rep); err != nil {
+		s.logger().WarnContext(r.Context(), "web: recording the key's verification failed", "connection", c.ID, "error", err)
+	}
 }
 
 func (s *Site) registerConnect(mux *http.ServeMux) {
@@ -49,13 +73,8 @@ type connectData struct {
 
 func (s *Site) connectForm(w http.ResponseWriter, r *http.Request) {
 	sess := sessionFrom(r.Context())
-	o, err := s.offer(r, sess.Namespace, r.PathValue("id"))
-	if err != nil {
-		s.failed(w, r, marketplaceBase, err)
-		return
-	}
-	if o == nil {
-		s.render(w, r, http.StatusNotFound, "message", page{Title: "Not found", Base: marketplaceBase, Session: sess, Data: "There is no such connector here."})
+	o, ok := s.visibleOffer(w, r)
+	if !ok {
 		return
 	}
 	s.render(w, r, http.StatusOK, "connect", page{Title: "Connect " + o.Display.Name, Base: marketplaceBase, Session: sess,
@@ -80,13 +99,8 @@ func fieldErrors(err error) (map[string]string, string) {
 
 func (s *Site) connect(w http.ResponseWriter, r *http.Request) {
 	sess := sessionFrom(r.Context())
-	o, err := s.offer(r, sess.Namespace, r.PathValue("id"))
-	if err != nil {
-		s.failed(w, r, marketplaceBase, err)
-		return
-	}
-	if o == nil {
-		s.render(w, r, http.StatusNotFound, "message", page{Title: "Not found", Base: marketplaceBase, Session: sess, Data: "There is no such connector here."})
+	o, ok := s.visibleOffer(w, r)
+	if !ok {
 		return
 	}
 	values := map[string]string{}
@@ -106,14 +120,10 @@ func (s *Site) connect(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		n.APIKey = &key
-		if s.Connecting.Verify != nil {
-			n.Verify = func(ctx context.Context, c *connection.Connection, apiKey string) error {
-				if s.Connecting.HasProbes != nil && !s.Connecting.HasProbes(ctx, c) {
-					return nil
-				}
-				return s.Connecting.Verify(ctx, c, apiKey)
-			}
-		}
+	}
+	var verified *probe.Report
+	if n.APIKey != nil && s.Connecting.Probes != nil {
+		n.Verify = s.verifier(&verified)
 	}
 	c, err := s.Connections.Create(r.Context(), n)
 	if err != nil {
@@ -124,6 +134,7 @@ func (s *Site) connect(w http.ResponseWriter, r *http.Request) {
 		s.connectAgain(w, r, o, nil, values, errs, msg)
 		return
 	}
+	s.recordVerified(r, c, verified)
 	s.afterConnect(w, r, c, o)
 }
 
@@ -238,24 +249,34 @@ func (s *Site) owned(r *http.Request) (*connection.Connection, error) {
 	return c, nil
 }
 
+// ownedConnection is the signed-in user's connection named in the path with the connector
+// version it was made on; otherwise it answers (404, or 500) and reports false.
+func (s *Site) ownedConnection(w http.ResponseWriter, r *http.Request) (*connection.Connection, *offer, bool) {
+	c, err := s.owned(r)
+	if err != nil {
+		s.failed(w, r, marketplaceBase, err)
+		return nil, nil, false
+	}
+	if c == nil {
+		s.notYours(w, r)
+		return nil, nil, false
+	}
+	o, err := s.offerOf(r, c)
+	if err != nil {
+		s.failed(w, r, marketplaceBase, err)
+		return nil, nil, false
+	}
+	return c, o, true
+}
+
 func (s *Site) notYours(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusNotFound, "message", page{Title: "Not found", Base: marketplaceBase, Session: sessionFrom(r.Context()),
 		Data: "There is no such connection among yours."})
 }
 
 func (s *Site) reconnectForm(w http.ResponseWriter, r *http.Request) {
-	c, err := s.owned(r)
-	if err != nil {
-		s.failed(w, r, marketplaceBase, err)
-		return
-	}
-	if c == nil {
-		s.notYours(w, r)
-		return
-	}
-	o, err := s.offerOf(r, c)
-	if err != nil {
-		s.failed(w, r, marketplaceBase, err)
+	c, o, ok := s.ownedConnection(w, r)
+	if !ok {
 		return
 	}
 	s.render(w, r, http.StatusOK, "connect", page{Title: "Reconnect " + o.Display.Name, Base: marketplaceBase, Session: sessionFrom(r.Context()),
@@ -273,18 +294,8 @@ func (s *Site) offerOf(r *http.Request, c *connection.Connection) (*offer, error
 }
 
 func (s *Site) reconnect(w http.ResponseWriter, r *http.Request) {
-	c, err := s.owned(r)
-	if err != nil {
-		s.failed(w, r, marketplaceBase, err)
-		return
-	}
-	if c == nil {
-		s.notYours(w, r)
-		return
-	}
-	o, err := s.offerOf(r, c)
-	if err != nil {
-		s.failed(w, r, marketplaceBase, err)
+	c, o, ok := s.ownedConnection(w, r)
+	if !ok {
 		return
 	}
 	switch o.AuthType {
@@ -294,18 +305,21 @@ func (s *Site) reconnect(w http.ResponseWriter, r *http.Request) {
 			s.connectAgain(w, r, o, c, c.Config, map[string]string{"apiKey": "Enter the API key."}, "Check the highlighted fields.")
 			return
 		}
-		if s.Connecting.Verify != nil && (s.Connecting.HasProbes == nil || s.Connecting.HasProbes(r.Context(), c)) {
-			if err := s.Connecting.Verify(r.Context(), c, key); err != nil {
+		var verified *probe.Report
+		if s.Connecting.Probes != nil {
+			if err := s.verifier(&verified)(r.Context(), c, key); err != nil {
 				errs, msg := fieldErrors(err)
 				s.connectAgain(w, r, o, c, c.Config, errs, msg)
 				return
 			}
 		}
-		if _, err := s.Connections.SetAPIKey(r.Context(), c.ID, key); err != nil {
+		c2, err := s.Connections.SetAPIKey(r.Context(), c.ID, key)
+		if err != nil {
 			errs, msg := fieldErrors(err)
 			s.connectAgain(w, r, o, c, c.Config, errs, msg)
 			return
 		}
+		s.recordVerified(r, c2, verified)
 		http.Redirect(w, r, "/marketplace/connections?"+url.Values{"connected": {c.ID}}.Encode(), http.StatusSeeOther)
 	case definition.AuthOAuth2:
 		if s.Connecting.Reauthorize == nil {
@@ -334,18 +348,8 @@ func (s *Site) reconnect(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Site) disconnectForm(w http.ResponseWriter, r *http.Request) {
-	c, err := s.owned(r)
-	if err != nil {
-		s.failed(w, r, marketplaceBase, err)
-		return
-	}
-	if c == nil {
-		s.notYours(w, r)
-		return
-	}
-	o, err := s.offerOf(r, c)
-	if err != nil {
-		s.failed(w, r, marketplaceBase, err)
+	c, o, ok := s.ownedConnection(w, r)
+	if !ok {
 		return
 	}
 	s.render(w, r, http.StatusOK, "disconnect", page{Title: "Disconnect " + o.Display.Name, Base: marketplaceBase,
@@ -353,13 +357,8 @@ func (s *Site) disconnectForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Site) disconnect(w http.ResponseWriter, r *http.Request) {
-	c, err := s.owned(r)
-	if err != nil {
-		s.failed(w, r, marketplaceBase, err)
-		return
-	}
-	if c == nil {
-		s.notYours(w, r)
+	c, _, ok := s.ownedConnection(w, r)
+	if !ok {
 		return
 	}
 	if r.PostForm.Get("confirm") != "yes" {

@@ -87,6 +87,23 @@ func (s *Site) offer(r *http.Request, ns, id string) (*offer, error) {
 	return nil, nil
 }
 
+// visibleOffer is the connector named in the path when the user can connect to it;
+// otherwise it answers (404, or 500) and reports false.
+func (s *Site) visibleOffer(w http.ResponseWriter, r *http.Request) (*offer, bool) {
+	sess := sessionFrom(r.Context())
+	o, err := s.offer(r, sess.Namespace, r.PathValue("id"))
+	if err != nil {
+		s.failed(w, r, marketplaceBase, err)
+		return nil, false
+	}
+	if o == nil {
+		s.render(w, r, http.StatusNotFound, "message", page{Title: "Not found", Base: marketplaceBase, Session: sess,
+			Data: "There is no such connector here."})
+		return nil, false
+	}
+	return o, true
+}
+
 type catalogData struct {
 	Query      string
 	Category   string
@@ -125,14 +142,8 @@ func (s *Site) catalog(w http.ResponseWriter, r *http.Request) {
 
 func (s *Site) connectorDetail(w http.ResponseWriter, r *http.Request) {
 	sess := sessionFrom(r.Context())
-	o, err := s.offer(r, sess.Namespace, r.PathValue("id"))
-	if err != nil {
-		s.failed(w, r, marketplaceBase, err)
-		return
-	}
-	if o == nil {
-		s.render(w, r, http.StatusNotFound, "message", page{Title: "Not found", Base: marketplaceBase, Session: sess,
-			Data: "There is no such connector here."})
+	o, ok := s.visibleOffer(w, r)
+	if !ok {
 		return
 	}
 	s.render(w, r, http.StatusOK, "connector", page{Title: o.Display.Name, Base: marketplaceBase, Session: sess, Data: o})

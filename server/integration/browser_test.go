@@ -286,6 +286,19 @@ func TestBrowserMarketplace(t *testing.T) {
 	step(t, ctx, dir, "11-reconnect", chromedp.Navigate(s.PublicURL+"/marketplace/connections/"+keyConn.Id+"/reconnect"), chromedp.WaitVisible(chromedp.CSS(`#apiKey`)))
 	step(t, ctx, dir, "12-reconnected", chromedp.SendKeys(chromedp.CSS(`#apiKey`), "right-key"), chromedp.Click(chromedp.CSS(`main form button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`.flash.ok`)))
+	// Reconnect the OAuth2 one: through the provider again, the same connection id.
+	step(t, ctx, dir, "12b-oauth2-reconnect", chromedp.Navigate(s.PublicURL+"/marketplace/connections/"+oauthConn.Id+"/reconnect"),
+		chromedp.WaitVisible(chromedp.CSS(`main form button[type=submit]`)))
+	step(t, ctx, dir, "12c-provider-login-again", chromedp.Click(chromedp.CSS(`main form button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`#username`)))
+	step(t, ctx, dir, "12d-oauth2-reconnected", chromedp.SendKeys(chromedp.CSS(`#username`), "test-user@"+hostName),
+		chromedp.SendKeys(chromedp.CSS(`#password`), "verysecure"), chromedp.Submit(chromedp.CSS(`#username`)),
+		until(`location.pathname === "/marketplace/connections" && document.querySelector(".flash.ok") !== null`))
+	if got := call(c.GetConnectionWithResponse(t.Context(), oauthConn.Id)).want(t, http.StatusOK).JSON200; got.State != sdk.ConnectionReady {
+		t.Fatalf("after reconnecting: %s", got.State)
+	}
+	if n := as.grantCalls("authorization_code"); n != 2 {
+		t.Fatalf("%d code exchanges at the provider, want 2 (connect and reconnect)", n)
+	}
 	step(t, ctx, dir, "13-disconnect-confirm", chromedp.Navigate(s.PublicURL+"/marketplace/connections/"+oauthConn.Id+"/disconnect"), chromedp.WaitVisible(chromedp.CSS(`button.danger`)))
 	step(t, ctx, dir, "14-disconnected", chromedp.Click(chromedp.CSS(`button.danger`)), chromedp.WaitVisible(chromedp.CSS(`.flash.ok`)))
 	if got := call(c.GetConnectionWithResponse(t.Context(), oauthConn.Id)).want(t, http.StatusOK).JSON200; got.State != sdk.ConnectionDisconnected {

@@ -343,3 +343,111 @@ func TestAdminPages(t *testing.T) {
 		tb.want(resp, body, http.StatusOK, conn.Id)
 	})
 }
+
+// TestMarketplaceOAuth2WrongUser: an OAuth2 flow begun in alice's marketplace session
+// completes only in alice's browser with alice's session. Delivered to bob's browser (bob
+// signed in) or to alice's browser after she signed out, the callback is refused and the
+// connection stays in setup; in her session it comes back to "my connections".
+func TestMarketplaceOAuth2WrongUser(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		c := h.admin
+		h.mkNamespace(t, "root.users")
+		host := h.mkActor(t, "root", "hostapp", perm("root.users", "actors", "impersonate,create"))
+		as := newAuthServer(t, h.s.PublicURL+"/oauth2/callback")
+		api := newBearerUpstream(t, as)
+		cx := mkConnector(t, c, "root", "provider")
+		secret := opClientSecret
+		v := mkConnectorVersion(t, c, cx.Id, as.definition(api.URL), &secret)
+		call(c.PromoteConnectorVersionWithResponse(t.Context(), cx.Id, v.Version)).want(t, http.StatusOK)
+
+		signIn := func(user string) *webUser {
+			link, err := host.Signer.MarketplaceURL(h.s.PublicURL, sdk.SessionTokenOptions{User: "root.users/" + user, Create: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := newWebUser(t)
+			if resp, _ := b.get(link); resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("%s's hand-off: %d", user, resp.StatusCode)
+			}
+			return b
+		}
+		// begin starts the flow in b's marketplace and approves it at the provider in b's
+		// browser; it returns the new connection's id and the callback URL.
+		seen := map[string]bool{}
+		begin := func(b *webUser) (string, string) {
+			connectURL := h.s.PublicURL + "/marketplace/connectors/" + cx.Id + "/connect"
+			_, form := b.get(connectURL)
+			resp, body := b.do(http.MethodPost, connectURL, url.Values{"csrf": {csrf(t, form)}})
+			redirect := resp.Header.Get("Location")
+			if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(redirect, h.s.PublicURL+"/oauth2/redirect?") {
+				t.Fatalf("connect: %d → %q\n%s", resp.StatusCode, redirect, body)
+			}
+			resp, _ = b.get(redirect)
+			if resp.StatusCode != http.StatusFound {
+				t.Fatalf("redirect: %d", resp.StatusCode)
+			}
+			callback := as.approveFrom(t, b.c, resp.Header.Get("Location"))
+			conns := call(c.ListConnectionsWithResponse(t.Context(), &sdk.ListConnectionsParams{ConnectorId: &cx.Id})).want(t, http.StatusOK).JSON200.Items
+			for _, cn := range conns {
+				if !seen[cn.Id] {
+					seen[cn.Id] = true
+					return cn.Id, callback
+				}
+			}
+			t.Fatal("no new connection")
+			return "", ""
+		}
+		// The callback cookie is bound to the browser; copy it to stand for an attacker who
+		// also got hold of it, so that only the session decides.
+		carry := func(from, to *webUser) {
+			pub, _ := url.Parse(h.s.PublicURL + "/oauth2/callback")
+			var flow []*http.Cookie
+			for _, ck := range from.jar.Cookies(pub) {
+				if strings.HasPrefix(ck.Name, "authproxy_oauth2_") {
+					flow = append(flow, &http.Cookie{Name: ck.Name, Value: ck.Value, Path: "/oauth2/"})
+				}
+			}
+			if len(flow) == 0 {
+				t.Fatal("no flow cookie to carry")
+			}
+			to.jar.SetCookies(pub, flow)
+		}
+
+		alice, bob := signIn("alice"), signIn("bob")
+		id, callback := begin(alice)
+		carry(alice, bob)
+		resp, body := bob.get(callback)
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "another browser or by another user") {
+			t.Fatalf("callback in bob's session: %d\n%s", resp.StatusCode, body)
+		}
+		if got := call(c.GetConnectionWithResponse(t.Context(), id)).want(t, http.StatusOK).JSON200; got.State != sdk.ConnectionSetup {
+			t.Fatalf("after bob's callback: %s", got.State)
+		}
+
+		// Alice signed out before the callback: refused too (the flow needs her session).
+		id2, callback2 := begin(alice)
+		_, page := alice.get(h.s.PublicURL + "/marketplace/")
+		alice.do(http.MethodPost, h.s.PublicURL+"/marketplace/signout", url.Values{"csrf": {csrf(t, page)}})
+		resp, _ = alice.get(callback2)
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("callback without a session: %d", resp.StatusCode)
+		}
+		if got := call(c.GetConnectionWithResponse(t.Context(), id2)).want(t, http.StatusOK).JSON200; got.State != sdk.ConnectionSetup {
+			t.Fatalf("after a callback without a session: %s", got.State)
+		}
+
+		// In her session: back to "my connections", connected.
+		alice = signIn("alice")
+		id3, callback3 := begin(alice)
+		resp, _ = alice.get(callback3)
+		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/marketplace/connections?") ||
+			!strings.Contains(resp.Header.Get("Location"), "oauth2=connected") {
+			t.Fatalf("callback in alice's session: %d → %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if got := call(c.GetConnectionWithResponse(t.Context(), id3)).want(t, http.StatusOK).JSON200; got.State != sdk.ConnectionReady {
+			t.Fatalf("after alice's callback: %s", got.State)
+		}
+		resp, body = alice.get(h.s.PublicURL + resp.Header.Get("Location"))
+		alice.want(resp, body, http.StatusOK, "Connected.")
+	})
+}

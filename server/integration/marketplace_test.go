@@ -215,6 +215,9 @@ func TestMarketplace(t *testing.T) {
 			t.Fatalf("alice's connection is %s after bob's attempts", got.State)
 		}
 
+		// An end user who still owns a live connection is not deleted.
+		call(c.DeleteActorWithResponse(t.Context(), aliceActor.Id)).problem(t, http.StatusConflict, "", "still owns 1 connection")
+
 		// Reconnect with a wrong then a right key; disconnect after confirmation.
 		reconnectURL := h.s.PublicURL + "/marketplace/connections/" + conn.Id + "/reconnect"
 		resp, body = alice.do(http.MethodPost, reconnectURL, url.Values{"apiKey": {"wrong-key"}, "csrf": {token}})
@@ -236,6 +239,12 @@ func TestMarketplace(t *testing.T) {
 		if got := call(c.GetConnectionWithResponse(t.Context(), conn.Id)).want(t, http.StatusOK).JSON200; got.State != sdk.ConnectionDisconnected {
 			t.Fatalf("after disconnect: %s", got.State)
 		}
+
+		// Once disconnected, the user can be deleted, and the session ends with the actor.
+		bobActor := h.actorByExternalID(t, "root.users", "bob")
+		call(c.DeleteActorWithResponse(t.Context(), bobActor.Id)).want(t, http.StatusNoContent)
+		resp, body = bob.get(h.s.PublicURL + "/marketplace/")
+		bob.want(resp, body, http.StatusUnauthorized, "Sign in again")
 
 		// Signing out ends the session.
 		resp, body = alice.get(h.s.PublicURL + "/marketplace/")

@@ -66,6 +66,15 @@ type Service struct {
 	// Bus announces every change of an actor (keys, permissions, deletion) to the caches
 	// of this replica at once and of the others promptly; nil announces nothing.
 	Bus *invalidation.Bus
+	// Owned are the resources that belong to actors (connections made for an end user); an
+	// actor that still owns a live one is not deleted.
+	Owned []Owned
+}
+
+// Owned describes rows that belong to an actor: the column holding the actor id, and the
+// SQL condition of the rows that still count (a disconnected connection does not).
+type Owned struct {
+	Table, Column, Live, Noun string
 }
 
 // Dependent tells the namespace service that actors live in namespaces.
@@ -258,6 +267,15 @@ func (s *Service) Update(ctx context.Context, actorID string, p Patch) (*Actor, 
 // Delete removes an actor with its keys and labels.
 func (s *Service) Delete(ctx context.Context, actorID string) error {
 	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		for _, o := range s.Owned {
+			var n int64
+			if err := tx.Table(o.Table).Where(o.Column+" = ?", actorID).Where(o.Live).Count(&n).Error; err != nil {
+				return err
+			}
+			if n > 0 {
+				return problem.Conflict("actor %s still owns %d %s: disconnect them first", actorID, n, o.Noun)
+			}
+		}
 		if err := tx.Where("actor_id = ?", actorID).Delete(&keyRow{}).Error; err != nil {
 			return err
 		}

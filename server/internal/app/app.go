@@ -154,7 +154,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		a.Close()
 		return nil, err
 	}
-	a.Actors = &actor.Service{DB: db}
+	a.Actors = &actor.Service{DB: db, Owned: []actor.Owned{connection.Owned}}
 	a.Keys = keys.New(db, root)
 	a.Queue = tasks.NewQueue(a.Redis, cfg.Worker.Queue)
 	a.Keys.Notify = a.Queue.Notifier(logger)

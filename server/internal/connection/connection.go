@@ -22,6 +22,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/authproxy/authproxy/server/internal/actor"
 	"github.com/authproxy/authproxy/server/internal/connector"
 	"github.com/authproxy/authproxy/server/internal/connector/definition"
 	"github.com/authproxy/authproxy/server/internal/encrypt"
@@ -62,6 +63,9 @@ var CredentialsColumn = encrypt.Register(encrypt.Column{
 
 // Table describes the connections table for the shared list and update helpers.
 var Table = store.Namespaced{Table: "connections", LabelKind: store.LabelConnection}
+
+// Owned tells the actor service that connections belong to end users until disconnected.
+var Owned = actor.Owned{Table: "connections", Column: "owner_actor_id", Live: "state <> 'disconnected'", Noun: "connection(s) not disconnected"}
 
 // Dependent tells the namespace service that connections live in namespaces.
 var Dependent = namespace.Dependent{Table: "connections", Column: "namespace", Noun: "connection(s)"}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/authproxy/authproxy/server/internal/problem"
 	"github.com/authproxy/authproxy/server/internal/session"
 )
 
@@ -123,6 +124,18 @@ func (s *Site) signedIn(rl realm, h http.HandlerFunc) http.HandlerFunc {
 			s.setCookie(w, rl, "", -1)
 			s.toLogin(w, r, rl, "expired")
 			return
+		}
+		if err == nil {
+			// A session ends with its actor.
+			if _, aerr := s.Broker.Actors.Get(r.Context(), sess.ActorID); aerr != nil {
+				if p := problem.As(aerr); p.Status == http.StatusNotFound {
+					_ = s.Sessions.Delete(r.Context(), c.Value)
+					s.setCookie(w, rl, "", -1)
+					s.toLogin(w, r, rl, "expired")
+					return
+				}
+				err = aerr
+			}
 		}
 		if err != nil {
 			s.logger().ErrorContext(r.Context(), "web: session lookup failed", "error", err)

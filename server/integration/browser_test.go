@@ -339,7 +339,7 @@ func TestBrowserAdmin(t *testing.T) {
 	h.mkNamespace(t, "root.tenants")
 	h.mkNamespace(t, "root.tenants.acme")
 	demo := mkConnector(t, h.admin, "root", "demo")
-	v := mkConnectorVersion(t, h.admin, demo.Id, keyConnectorDefinition("Demo API", "demo", up.URL), nil)
+	v := mkConnectorVersion(t, h.admin, demo.Id, keyConnectorDefinition("Demo API", "demo", up.URL)+"logging: {bodies: always}\n", nil)
 	call(h.admin.PromoteConnectorVersionWithResponse(t.Context(), demo.Id, v.Version)).want(t, http.StatusOK)
 	key := "right-key"
 	conn := call(h.admin.CreateConnectionWithResponse(t.Context(), sdk.ConnectionCreate{Namespace: "root.tenants.acme", ConnectorId: demo.Id, ApiKey: &key})).want(t, http.StatusCreated).JSON201
@@ -364,7 +364,8 @@ func TestBrowserAdmin(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 	step(t, ctx, dir, "07-request-log-entry", chromedp.Click(chromedp.CSS(`tbody a`)), chromedp.WaitVisible(chromedp.CSS(`dl`)))
-	if got := text(t, ctx); !strings.Contains(got, conn.Id) || strings.Contains(got, key) {
-		t.Fatalf("request log entry page: %s", got)
+	if got := text(t, ctx); !strings.Contains(got, conn.Id) || strings.Contains(got, key) ||
+		!strings.Contains(got, "Recorded response") || !strings.Contains(got, `{"ok":true}`) || !strings.Contains(got, "REDACTED") {
+		t.Fatalf("request log entry page (recorded bodies shown, the key redacted): %s", got)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hibiken/asynq"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/authproxy/authproxy/server/internal/connector"
 	"github.com/authproxy/authproxy/server/internal/keys"
 	"github.com/authproxy/authproxy/server/internal/namespace"
+	"github.com/authproxy/authproxy/server/internal/problem"
 	"github.com/authproxy/authproxy/server/internal/requestlog"
 	"github.com/authproxy/authproxy/server/internal/store"
 )
@@ -241,7 +243,45 @@ func (a *Admin) requestLog(ctx context.Context, op authz.Set, r *http.Request) (
 	if err != nil || !op.Allows(e.Namespace, authz.ResourceRequestLogs, authz.VerbGet, e.ID) {
 		return "Not found", "message", "There is no such request log entry, or you may not see it.", nil
 	}
-	return "Request " + e.ID, "admin-requestlog", e, nil
+	d := requestLogData{Entry: e}
+	if e.BodiesRecorded {
+		b, err := a.RequestLogs.Bodies(ctx, e.ID)
+		switch p := problem.As(err); {
+		case err == nil:
+			d.Request, d.Response = recordedOf(&b.Request), recordedOf(&b.Response)
+		case p.Status < 500:
+			d.BodiesNote = p.Detail // gone (key destroyed) or missing
+		default:
+			return "", "", nil, err
+		}
+	}
+	return "Request " + e.ID, "admin-requestlog", d, nil
+}
+
+type requestLogData struct {
+	*requestlog.Entry
+	Request, Response *recorded
+	BodiesNote        string
+}
+
+// recorded is a recorded message as the page shows it: text, or a note that it is binary.
+type recorded struct {
+	Header    map[string][]string
+	Size      int64
+	Truncated bool
+	Omitted   string
+	Text      string
+	Binary    bool
+}
+
+func recordedOf(m *requestlog.Message) *recorded {
+	out := &recorded{Header: m.Header, Size: m.Size, Truncated: m.Truncated, Omitted: m.Omitted}
+	if utf8.Valid(m.Body) {
+		out.Text = string(m.Body)
+	} else {
+		out.Binary = true
+	}
+	return out
 }
 
 type debtRow struct {

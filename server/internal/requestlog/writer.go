@@ -102,6 +102,9 @@ func NewWriter(db *gorm.DB, o Options) *Writer {
 	if l == nil {
 		l = slog.Default()
 	}
+	// The writer sends the same few INSERTs (one per batch size) all day: prepared once, they
+	// are not parsed again for every batch.
+	db = db.Session(&gorm.Session{PrepareStmt: true})
 	return &Writer{db: db, opt: o, log: l, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
@@ -367,5 +368,70 @@ func TestBrowserAdmin(t *testing.T) {
 	if got := text(t, ctx); !strings.Contains(got, conn.Id) || strings.Contains(got, key) ||
 		!strings.Contains(got, "Recorded response") || !strings.Contains(got, `{"ok":true}`) || !strings.Contains(got, "REDACTED") {
 		t.Fatalf("request log entry page (recorded bodies shown, the key redacted): %s", got)
+	}
+}
+
+// TestBrowserEmbedded shows the marketplace inside a host page's iframe: it loads for a host
+// origin listed in marketplace.frameAncestors, and Chromium refuses to show it in the
+// iframe of any other origin (the frame ends on Chromium's error page).
+func TestBrowserEmbedded(t *testing.T) {
+	ctx := chrome(t)
+	dir := artifacts(t)
+	var s *testserver.Server
+	var signer *sdk.Signer
+	hostPage := func(w http.ResponseWriter, r *http.Request) {
+		link, err := signer.MarketplaceURL(s.PublicURL, sdk.SessionTokenOptions{User: "root.users/alice", Create: true})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintf(w, `<!doctype html><title>Host</title><h1>Host app</h1><iframe id="mp" title="Connections" src="%s" width="900" height="600"></iframe>`, link)
+	}
+	allowed := httptest.NewServer(http.HandlerFunc(hostPage))
+	t.Cleanup(allowed.Close)
+	other := httptest.NewServer(http.HandlerFunc(hostPage))
+	t.Cleanup(other.Close)
+
+	var o testserver.Options
+	if b := testserver.Backends(); len(b) > 0 {
+		o = b[0]
+	}
+	o.Configure = func(c *config.Config) { c.Marketplace.FrameAncestors = []string{allowed.URL} }
+	s = testserver.Start(t, o)
+	t.Cleanup(closeIdleConnections)
+	admin, err := sdk.NewSigner(s.AdminActor, s.AdminKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{s: s, admin: s.AdminClient(t), adminSigner: admin}
+	h.mkNamespace(t, "root.users")
+	signer = h.mkActor(t, "root", "hostapp", perm("root.users", "actors", "impersonate,create")).Signer
+
+	// childURL is the URL the iframe ended on, once it left about:blank.
+	childURL := func() string {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for time.Now().Before(deadline) {
+			res, err := chromedp.Call(ctx, page.GetFrameTree, cdp.Empty{})
+			if err == nil && res.FrameTree != nil && len(res.FrameTree.ChildFrames) == 1 {
+				if u := res.FrameTree.ChildFrames[0].Frame.URL; u != "" && u != "about:blank" && !strings.Contains(u, "/marketplace?token=") {
+					return u
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatal("the iframe did not load")
+		return ""
+	}
+	step(t, ctx, dir, "01-embedded", chromedp.Navigate(allowed.URL), chromedp.WaitVisible(chromedp.CSS(`#mp`)))
+	if u := childURL(); u != s.PublicURL+"/marketplace/" {
+		t.Fatalf("in the allowed host's iframe the marketplace ended at %q", u)
+	}
+	time.Sleep(300 * time.Millisecond) // let the frame paint for the screenshot
+	step(t, ctx, dir, "02-embedded-painted")
+
+	step(t, ctx, dir, "03-other-origin", chromedp.Navigate(other.URL), chromedp.WaitVisible(chromedp.CSS(`#mp`)))
+	if u := childURL(); strings.HasPrefix(u, s.PublicURL) {
+		t.Fatalf("a host origin not in frameAncestors showed the marketplace (%q)", u)
 	}
 }

@@ -460,3 +460,46 @@ func TestMarketplaceOAuth2WrongUser(t *testing.T) {
 		alice.want(resp, body, http.StatusOK, "Connected.")
 	})
 }
+
+// TestMarketplaceConfigFields: a connector's config fields are asked on the connect form,
+// checked (required, pattern) with the error next to the field, and stored with the
+// connection; the allowed URL follows the value.
+func TestMarketplaceConfigFields(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		c := h.admin
+		h.mkNamespace(t, "root.users")
+		host := h.mkActor(t, "root", "hostapp", perm("root.users", "actors", "impersonate,create"))
+		cx := mkConnector(t, c, "root", "tenanted")
+		v := mkConnectorVersion(t, c, cx.Id, `display: {name: Tenanted API}
+config:
+  fields:
+    - {name: subdomain, label: Your subdomain, description: The part before .example.com, required: true, pattern: "[a-z0-9-]{1,20}"}
+auth: {type: none}
+upstream:
+  allowedUrls: ["https://{{config.subdomain}}.example.com/api/"]
+`, nil)
+		call(c.PromoteConnectorVersionWithResponse(t.Context(), cx.Id, v.Version)).want(t, http.StatusOK)
+		link, _ := host.Signer.MarketplaceURL(h.s.PublicURL, sdk.SessionTokenOptions{User: "root.users/carol", Create: true})
+		carol := newWebUser(t)
+		carol.get(link)
+		connectURL := h.s.PublicURL + "/marketplace/connectors/" + cx.Id + "/connect"
+		resp, form := carol.get(connectURL)
+		carol.want(resp, form, http.StatusOK, `<label for="config-subdomain">Your subdomain`)
+		token := csrf(t, form)
+		for _, bad := range []string{"", "Not_Valid!"} {
+			resp, body := carol.do(http.MethodPost, connectURL, url.Values{"csrf": {token}, "config.subdomain": {bad}})
+			carol.want(resp, body, http.StatusUnprocessableEntity, `aria-invalid="true" aria-describedby="config-subdomain-error"`)
+		}
+		if n := len(call(c.ListConnectionsWithResponse(t.Context(), &sdk.ListConnectionsParams{ConnectorId: &cx.Id})).want(t, http.StatusOK).JSON200.Items); n != 0 {
+			t.Fatalf("%d connections after refused forms", n)
+		}
+		resp, _ = carol.do(http.MethodPost, connectURL, url.Values{"csrf": {token}, "config.subdomain": {"acme"}})
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("connect: %d", resp.StatusCode)
+		}
+		got := call(c.ListConnectionsWithResponse(t.Context(), &sdk.ListConnectionsParams{ConnectorId: &cx.Id})).want(t, http.StatusOK).JSON200.Items
+		if len(got) != 1 || got[0].Config["subdomain"] != "acme" || got[0].State != sdk.ConnectionReady {
+			t.Fatalf("connections: %+v", got)
+		}
+	})
+}

@@ -287,6 +287,15 @@ func TestMarketplaceHandoffRefusals(t *testing.T) {
 			}
 		}
 		h.wantNoActor(t, "root.users", "alice")
+		// The hand-off also takes the token as a form POST (it then never appears in a URL).
+		tok, _ := host.Signer.SessionToken(sdk.SessionTokenOptions{User: "root.users/dora", Create: true})
+		poster := newWebUser(t)
+		resp, body := poster.do(http.MethodPost, h.s.PublicURL+"/marketplace", url.Values{"token": {tok}})
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/marketplace/" || len(resp.Cookies()) != 1 {
+			t.Fatalf("POST hand-off: %d %v\n%s", resp.StatusCode, resp.Cookies(), body)
+		}
+		resp, body = poster.get(h.s.PublicURL + "/marketplace/")
+		poster.want(resp, body, http.StatusOK, "dora")
 		// Garbage and a plain API token.
 		for _, raw := range []string{"", "garbage", h.adminToken(t)} {
 			resp, _ := newWebUser(t).get(h.s.PublicURL + "/marketplace?token=" + url.QueryEscape(raw))

@@ -1,11 +1,7 @@
 package probe_test
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,9 +10,8 @@ import (
 	"time"
 
 	"github.com/authproxy/authproxy/server/internal/app"
-	"github.com/authproxy/authproxy/server/internal/config"
+	"github.com/authproxy/authproxy/server/internal/app/apptest"
 	"github.com/authproxy/authproxy/server/internal/connection"
-	"github.com/authproxy/authproxy/server/internal/connector"
 	"github.com/authproxy/authproxy/server/internal/probe"
 	"github.com/authproxy/authproxy/server/internal/problem"
 	"github.com/authproxy/authproxy/server/internal/requestlog"
@@ -72,21 +67,7 @@ func (u *upstream) seen() []string {
 }
 
 func newApp(t *testing.T, o testserver.Options) *app.App {
-	t.Helper()
-	cfg := config.Default(t.TempDir())
-	cfg.Proxy.AllowLoopback = true
-	cfg.Redis.Addr = o.RedisAddr
-	var q [6]byte
-	_, _ = rand.Read(q[:])
-	cfg.Worker.Queue = "probe-test-" + hex.EncodeToString(q[:])
-	if o.PostgresDSN != "" {
-		cfg.DB = store.Config{Driver: store.Postgres, DSN: testserver.FreshPostgres(t, o.PostgresDSN)}
-	}
-	a, err := app.New(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
+	a := apptest.New(t, o)
 	a.Connections.OnReady = nil // no worker here: enqueue no probe tasks
 	return a
 }
@@ -99,31 +80,14 @@ func definition(base, placement, probes string) string {
 	return fmt.Sprintf("display: {name: Demo}\nauth:\n  type: api_key\n  apiKey: %s\nupstream:\n  allowedUrls: [%q]\n  timeout: 300ms\n%s", key, base, probes)
 }
 
-// mkConnection creates a connector named name with the definition and an API-key
-// connection on it.
+// mkConnection creates a connector named name with the definition and a connection on it
+// with the API key ("" for none).
 func mkConnection(t *testing.T, a *app.App, name, def, key string) *connection.Connection {
-	t.Helper()
-	ctx := t.Context()
-	cx, err := a.Connectors.Create(ctx, connector.Connector{Namespace: "root", Name: name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := a.Connectors.CreateVersion(ctx, cx.ID, def, nil)
-	if err != nil {
-		t.Fatalf("version of %s: %v", name, err)
-	}
-	if _, err := a.Connectors.Promote(ctx, cx.ID, v.Version); err != nil {
-		t.Fatal(err)
-	}
-	n := connection.New{Namespace: "root", ConnectorID: cx.ID}
+	var k *string
 	if key != "" {
-		n.APIKey = &key
+		k = &key
 	}
-	c, err := a.Connections.Create(ctx, n)
-	if err != nil {
-		t.Fatalf("connection on %s: %v", name, err)
-	}
-	return c
+	return apptest.Connection(t, a, name, def, nil, k)
 }
 
 func wantStatus(t *testing.T, what string, err error, status int, field, contains string) {

@@ -15,8 +15,8 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/authproxy/authproxy/server/internal/app"
+	"github.com/authproxy/authproxy/server/internal/app/apptest"
 	"github.com/authproxy/authproxy/server/internal/connection"
-	"github.com/authproxy/authproxy/server/internal/connector"
 	"github.com/authproxy/authproxy/server/internal/tasks"
 	"github.com/authproxy/authproxy/server/testserver"
 )
@@ -64,24 +64,7 @@ func probedDefinition(base string, probes bool) string {
 // mkOpenConnection creates a no-auth connector named name with the definition and a
 // connection on it.
 func mkOpenConnection(t *testing.T, a *app.App, name, def string) *connection.Connection {
-	t.Helper()
-	ctx := t.Context()
-	cx, err := a.Connectors.Create(ctx, connector.Connector{Namespace: "root", Name: name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := a.Connectors.CreateVersion(ctx, cx.ID, def, nil)
-	if err != nil {
-		t.Fatalf("version of %s: %v", name, err)
-	}
-	if _, err := a.Connectors.Promote(ctx, cx.ID, v.Version); err != nil {
-		t.Fatal(err)
-	}
-	c, err := a.Connections.Create(ctx, connection.New{Namespace: "root", ConnectorID: cx.ID})
-	if err != nil {
-		t.Fatalf("connection on %s: %v", name, err)
-	}
-	return c
+	return apptest.Connection(t, a, name, def, nil, nil)
 }
 
 // takeProbeTasks returns the connection ids of the queued probe tasks and removes them from
@@ -121,7 +104,7 @@ func TestProbeScan(t *testing.T) {
 			a := newApp(t, b)
 			ctx := t.Context()
 			hs := newHealthServer(t)
-			const queue = "refresh-test"
+			queue := a.Config.Worker.Queue
 			w := tasks.NewWorker(a.Redis, a.Keys, tasks.WorkerConfig{Connections: a.Connections, Probes: a.Probes,
 				Queue: queue, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 			h := w.Handler()

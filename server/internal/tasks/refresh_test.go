@@ -17,10 +17,8 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/authproxy/authproxy/server/internal/app"
-	"github.com/authproxy/authproxy/server/internal/config"
+	"github.com/authproxy/authproxy/server/internal/app/apptest"
 	"github.com/authproxy/authproxy/server/internal/connection"
-	"github.com/authproxy/authproxy/server/internal/connector"
-	"github.com/authproxy/authproxy/server/internal/store"
 	"github.com/authproxy/authproxy/server/internal/tasks"
 	"github.com/authproxy/authproxy/server/testserver"
 )
@@ -71,43 +69,13 @@ func (ts *tokenServer) count(name string) int {
 	return ts.calls[name]
 }
 
-func newApp(t *testing.T, o testserver.Options) *app.App {
-	t.Helper()
-	cfg := config.Default(t.TempDir())
-	cfg.Proxy.AllowLoopback = true
-	cfg.Worker.Queue = "refresh-test"
-	if o.PostgresDSN != "" {
-		cfg.DB = store.Config{Driver: store.Postgres, DSN: testserver.FreshPostgres(t, o.PostgresDSN)}
-	}
-	a, err := app.New(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
-	return a
-}
+func newApp(t *testing.T, o testserver.Options) *app.App { return apptest.New(t, o) }
 
-// mkConnection creates a connector named name with the definition and a connection on it.
+// mkConnection creates a connector named name with the definition (client secret
+// "secret-<name>") and a connection on it.
 func mkConnection(t *testing.T, a *app.App, name, def string) *connection.Connection {
-	t.Helper()
-	ctx := t.Context()
-	cx, err := a.Connectors.Create(ctx, connector.Connector{Namespace: "root", Name: name})
-	if err != nil {
-		t.Fatal(err)
-	}
 	secret := "secret-" + name
-	v, err := a.Connectors.CreateVersion(ctx, cx.ID, def, &secret)
-	if err != nil {
-		t.Fatalf("version of %s: %v", name, err)
-	}
-	if _, err := a.Connectors.Promote(ctx, cx.ID, v.Version); err != nil {
-		t.Fatal(err)
-	}
-	c, err := a.Connections.Create(ctx, connection.New{Namespace: "root", ConnectorID: cx.ID})
-	if err != nil {
-		t.Fatalf("connection on %s: %v", name, err)
-	}
-	return c
+	return apptest.Connection(t, a, name, def, &secret, nil)
 }
 
 func ccDefinition(tokens, name string) string {
@@ -218,7 +186,7 @@ func TestTokenRefreshScan(t *testing.T) {
 			}
 
 			w := tasks.NewWorker(a.Redis, a.Keys, tasks.WorkerConfig{Connections: a.Connections, Refresher: a.Refresher,
-				Connectors: a.Connectors, Queue: "refresh-test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+				Connectors: a.Connectors, Queue: a.Config.Worker.Queue, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 			h := w.Handler()
 			if err := h.ProcessTask(ctx, asynq.NewTask(tasks.TypeTokenRefreshScan, nil)); err != nil {
 				t.Fatalf("scan: %v", err)
@@ -233,7 +201,7 @@ func TestTokenRefreshScan(t *testing.T) {
 			}
 
 			// One refresh task per token expiring within the scan window, soonest first.
-			ids, queued := pendingRefreshes(t, a, "refresh-test")
+			ids, queued := pendingRefreshes(t, a, a.Config.Worker.Queue)
 			slices.Sort(ids)
 			want := []string{due.ID, later.ID, bad.ID}
 			slices.Sort(want)
@@ -244,7 +212,7 @@ func TestTokenRefreshScan(t *testing.T) {
 			if err := h.ProcessTask(ctx, asynq.NewTask(tasks.TypeTokenRefreshScan, nil)); err != nil {
 				t.Fatalf("second scan: %v", err)
 			}
-			if again, _ := pendingRefreshes(t, a, "refresh-test"); len(again) != len(ids) {
+			if again, _ := pendingRefreshes(t, a, a.Config.Worker.Queue); len(again) != len(ids) {
 				t.Fatalf("after a second scan: %d tasks, want %d", len(again), len(ids))
 			}
 

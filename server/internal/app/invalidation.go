@@ -6,9 +6,12 @@ import (
 )
 
 // startInvalidation puts the actor and token caches in front of the verifier, and has the
-// actor, namespace and connection caches follow the changes every replica announces.
+// actor, namespace and connection caches follow the changes every replica of this
+// deployment (same worker.queue) announces.
 func (a *App) startInvalidation() {
-	a.Invalidation = invalidation.New(a.Redis, invalidation.DefaultChannel, a.Logger)
+	// One channel per deployment, like the task queue: deployments sharing a Redis do not
+	// empty each other's caches.
+	a.Invalidation = invalidation.New(a.Redis, invalidation.DefaultChannel+":"+a.Config.Worker.Queue, a.Logger)
 	a.Actors.Bus = a.Invalidation
 	a.Namespaces.Bus = a.Invalidation
 	a.Connections.UseBus(a.Invalidation)

@@ -346,6 +346,11 @@ func TestAdminPages(t *testing.T) {
 			resp, body := op.get(h.s.AdminURL + path)
 			op.want(resp, body, http.StatusOK, want)
 		}
+		resp, body := op.get(h.s.AdminURL + "/admin/request-logs/rlg_00000000000000000000000000")
+		op.want(resp, body, http.StatusNotFound, "no such entry")
+		resp, body = op.get(h.s.AdminURL + "/admin/request-logs?cursor=%21%21%21")
+		op.want(resp, body, http.StatusOK, "the page cursor is not valid")
+
 		// A marketplace session is not an admin session, and the reverse.
 		tenantOp := h.mkActor(t, "root.tenants", "op", perm("root.tenants.**", "*", "get,list"), perm("root.tenants", "actors", "impersonate"))
 		tl, _ := tenantOp.Signer.AdminURL(h.s.AdminURL, sdk.SessionTokenOptions{User: "root.tenants/op"})
@@ -353,7 +358,7 @@ func TestAdminPages(t *testing.T) {
 		if resp, _ := tb.get(tl); resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("tenant operator hand-off = %d", resp.StatusCode)
 		}
-		resp, body := tb.get(h.s.AdminURL + "/admin/connectors")
+		resp, body = tb.get(h.s.AdminURL + "/admin/connectors")
 		tb.want(resp, body, http.StatusOK, "No connector you may list")
 		resp, body = tb.get(h.s.AdminURL + "/admin/queues")
 		tb.want(resp, body, http.StatusOK, "operators of the root namespace")

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sort"
 	"strconv"
@@ -58,14 +59,19 @@ type adminView func(ctx context.Context, op authz.Set, r *http.Request) (title, 
 func (s *Site) operator(a *Admin, v adminView) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sess := sessionFrom(r.Context())
+		// signedIn has ended sessions whose actor is gone; a failure here is the database's.
 		act, err := a.Actors.Get(r.Context(), sess.ActorID)
 		if err != nil {
-			s.render(w, r, http.StatusForbidden, "message", page{Title: "Signed out", Base: adminBase,
-				Data: "Your actor no longer exists. Sign in again."})
+			s.failed(w, r, adminBase, err)
 			return
 		}
 		op := authz.Compile(authz.Clamp(act.Namespace, act.Permissions))
 		title, tmpl, data, err := v(r.Context(), op, r)
+		if errors.Is(err, errPageNotFound) {
+			s.render(w, r, http.StatusNotFound, "message", page{Title: "Not found", Base: adminBase, Session: sess,
+				Data: "There is no such entry, or you may not see it."})
+			return
+		}
 		if err != nil {
 			s.failed(w, r, adminBase, err)
 			return
@@ -73,6 +79,10 @@ func (s *Site) operator(a *Admin, v adminView) http.HandlerFunc {
 		s.render(w, r, http.StatusOK, tmpl, page{Title: title, Base: adminBase, Session: sess, Data: data})
 	}
 }
+
+// errPageNotFound is what a view returns for a resource that does not exist or that the
+// operator may not see (the same answer, as in the API).
+var errPageNotFound = errors.New("web: not found")
 
 // all pages through a list until its end (admin views show at most limit items).
 func all[T any](limit int, list func(store.Page) ([]T, string, error)) ([]T, bool, error) {
@@ -221,7 +231,7 @@ func (a *Admin) requestLogs(ctx context.Context, op authz.Set, r *http.Request) 
 	if len(problems) == 0 {
 		items, next, err = a.RequestLogs.List(ctx, store.ListOptions{Scope: op.Scope(authz.ResourceRequestLogs, authz.VerbList).Query(),
 			Page: store.Page{Limit: 100, Cursor: lf.Cursor}}, f)
-		if err != nil && strings.Contains(err.Error(), "cursor") {
+		if p := problem.As(err); err != nil && p.Status == http.StatusBadRequest {
 			problems, err = append(problems, "the page cursor is not valid; start from the first page"), nil
 		}
 		if err != nil {
@@ -240,8 +250,14 @@ func (a *Admin) requestLogs(ctx context.Context, op authz.Set, r *http.Request) 
 
 func (a *Admin) requestLog(ctx context.Context, op authz.Set, r *http.Request) (string, string, any, error) {
 	e, err := a.RequestLogs.Get(ctx, r.PathValue("id"))
-	if err != nil || !op.Allows(e.Namespace, authz.ResourceRequestLogs, authz.VerbGet, e.ID) {
-		return "Not found", "message", "There is no such request log entry, or you may not see it.", nil
+	if p := problem.As(err); err != nil && p.Status == http.StatusNotFound {
+		return "", "", nil, errPageNotFound
+	}
+	if err != nil {
+		return "", "", nil, err
+	}
+	if !op.Allows(e.Namespace, authz.ResourceRequestLogs, authz.VerbGet, e.ID) {
+		return "", "", nil, errPageNotFound
 	}
 	d := requestLogData{Entry: e}
 	if e.BodiesRecorded {

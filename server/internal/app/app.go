@@ -208,17 +208,11 @@ func (a *App) startSite(cfg config.Config, logger *slog.Logger) error {
 	a.Sessions = &session.Store{Redis: a.Redis, TTL: cfg.Marketplace.SessionTTL.Duration}
 	secure := !cfg.Dev || strings.HasPrefix(cfg.PublicBaseURL(), "https://")
 	a.Site = &web.Site{
-		Broker:      &session.Broker{Verifier: a.Verifier, Actors: a.Actors, Store: a.Sessions},
-		Sessions:    a.Sessions,
-		Connectors:  a.Connectors,
-		Connections: a.Connections,
-		Connecting: web.Connecting{
-			Begin: func(ctx context.Context, c *connection.Connection, actorID, returnTo string) (string, error) {
-				return a.OAuth2Flow.BeginWith(ctx, c, actorID, oauthflow.Options{User: actorID, RequireSession: true, ReturnTo: returnTo})
-			},
-			Reauthorize: a.Connections.Reauthorize,
-			Probes:      a.Probes,
-		},
+		Broker:         &session.Broker{Verifier: a.Verifier, Actors: a.Actors, Store: a.Sessions},
+		Sessions:       a.Sessions,
+		Connectors:     a.Connectors,
+		Connections:    a.Connections,
+		Connecting:     web.Connecting{Flow: a.OAuth2Flow, Probes: a.Probes},
 		Logger:         logger,
 		Secure:         secure,
 		LoginURL:       cfg.Marketplace.LoginURL,

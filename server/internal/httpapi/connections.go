@@ -8,6 +8,7 @@ import (
 	"github.com/authproxy/authproxy/server/internal/api"
 	"github.com/authproxy/authproxy/server/internal/authz"
 	"github.com/authproxy/authproxy/server/internal/connection"
+	"github.com/authproxy/authproxy/server/internal/oauthflow"
 	"github.com/authproxy/authproxy/server/internal/probe"
 	"github.com/authproxy/authproxy/server/internal/problem"
 	"github.com/authproxy/authproxy/server/internal/proxy"
@@ -121,9 +122,8 @@ func (s *Server) CreateConnection(ctx context.Context, req api.CreateConnectionR
 		if caller := CallerFrom(ctx); caller != nil && caller.Principal != nil {
 			actorID = caller.Principal.ID
 		}
-		u, err := s.oauth2Flow.Begin(ctx, c, actorID)
+		u, err := s.oauth2Flow.Authorize(ctx, c, actorID, oauthflow.Options{})
 		if err != nil {
-			_ = s.connections.MarkFailed(context.WithoutCancel(ctx), c.ID, "starting the OAuth2 authorization failed")
 			return nil, err
 		}
 		setAuthorizeURL(&out, u)

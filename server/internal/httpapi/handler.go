@@ -19,6 +19,7 @@ import (
 	"github.com/authproxy/authproxy/server/internal/connector/definition"
 	"github.com/authproxy/authproxy/server/internal/keys"
 	"github.com/authproxy/authproxy/server/internal/namespace"
+	"github.com/authproxy/authproxy/server/internal/oauthflow"
 	"github.com/authproxy/authproxy/server/internal/probe"
 	"github.com/authproxy/authproxy/server/internal/problem"
 	"github.com/authproxy/authproxy/server/internal/proxy"
@@ -61,9 +62,11 @@ type Server struct {
 
 // OAuth2Flow starts an authorization code flow (package oauthflow implements it).
 type OAuth2Flow interface {
-	// Begin returns the public service URL to send the user to for connection c, on behalf
-	// of actorID.
-	Begin(ctx context.Context, c *connection.Connection, actorID string) (string, error)
+	// Authorize returns the public service URL to send the user to for connection c, on
+	// behalf of actorID (a connection in setup whose flow cannot begin is failed).
+	Authorize(ctx context.Context, c *connection.Connection, actorID string, o oauthflow.Options) (string, error)
+	// Reauthorize authorizes a connection again; authorizeURL is empty when no flow is needed.
+	Reauthorize(ctx context.Context, connectionID, actorID string, o oauthflow.Options) (*connection.Connection, string, error)
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)

@@ -5,7 +5,7 @@ import (
 
 	"github.com/authproxy/authproxy/server/internal/api"
 	"github.com/authproxy/authproxy/server/internal/authz"
-	"github.com/authproxy/authproxy/server/internal/connection"
+	"github.com/authproxy/authproxy/server/internal/oauthflow"
 	"github.com/authproxy/authproxy/server/internal/problem"
 )
 
@@ -17,29 +17,19 @@ func (s *Server) ReauthorizeConnection(ctx context.Context, req api.ReauthorizeC
 	if err != nil {
 		return nil, err
 	}
-	wasState := c.State
-	c, needsFlow, err := s.connections.Reauthorize(ctx, c.ID)
+	if s.oauth2Flow == nil {
+		return nil, problem.Conflict("OAuth2 authorization is not available on this server")
+	}
+	var actorID string
+	if caller := CallerFrom(ctx); caller != nil && caller.Principal != nil {
+		actorID = caller.Principal.ID
+	}
+	c, u, err := s.oauth2Flow.Reauthorize(ctx, c.ID, actorID, oauthflow.Options{})
 	if err != nil {
 		return nil, err
 	}
 	out := toAPIConnection(c)
-	if needsFlow {
-		var actorID string
-		if caller := CallerFrom(ctx); caller != nil && caller.Principal != nil {
-			actorID = caller.Principal.ID
-		}
-		var u string
-		var err error = problem.Conflict("OAuth2 authorization is not available on this server")
-		if s.oauth2Flow != nil {
-			u, err = s.oauth2Flow.Begin(ctx, c, actorID)
-		}
-		if err != nil {
-			if wasState != connection.Ready && wasState != connection.Setup {
-				// It was moved to setup for this flow: it fails again, with the reason.
-				_ = s.connections.MarkFailed(context.WithoutCancel(ctx), c.ID, "starting the OAuth2 authorization failed")
-			}
-			return nil, err
-		}
+	if u != "" {
 		setAuthorizeURL(&out, u)
 	}
 	return api.ReauthorizeConnection200JSONResponse(out), nil

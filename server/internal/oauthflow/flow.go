@@ -176,6 +176,33 @@ func (f *Flow) BeginWith(ctx context.Context, c *connection.Connection, actorID 
 	return base + RedirectPath + "?" + url.Values{"state": {state}}.Encode(), nil
 }
 
+// Authorize begins the flow of connection c (BeginWith). When it cannot begin, a
+// connection in setup is failed with the reason: nobody could complete it.
+func (f *Flow) Authorize(ctx context.Context, c *connection.Connection, actorID string, o Options) (string, error) {
+	u, err := f.BeginWith(ctx, c, actorID, o)
+	if err != nil && c.State == connection.Setup {
+		if ferr := f.Connections.MarkFailed(context.WithoutCancel(ctx), c.ID, "starting the OAuth2 authorization failed"); ferr != nil {
+			f.logger().ErrorContext(ctx, "oauth2: marking the connection failed", "connection", c.ID, "error", ferr)
+		}
+	}
+	return u, err
+}
+
+// Reauthorize authorizes connection id again (connection.Service.Reauthorize) and, for the
+// authorization code grant, begins its flow; authorizeURL is empty when no flow is needed
+// (client credentials fetched a new token at once).
+func (f *Flow) Reauthorize(ctx context.Context, connectionID, actorID string, o Options) (c *connection.Connection, authorizeURL string, err error) {
+	c, needsFlow, err := f.Connections.Reauthorize(ctx, connectionID)
+	if err != nil || !needsFlow {
+		return c, "", err
+	}
+	u, err := f.Authorize(ctx, c, actorID, o)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, u, nil
+}
+
 // Register adds the redirect and callback routes to mux.
 func (f *Flow) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+RedirectPath, f.redirect)

@@ -2,13 +2,13 @@ package web
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/authproxy/authproxy/server/internal/connection"
 	"github.com/authproxy/authproxy/server/internal/connector/definition"
+	"github.com/authproxy/authproxy/server/internal/oauthflow"
 	"github.com/authproxy/authproxy/server/internal/probe"
 	"github.com/authproxy/authproxy/server/internal/problem"
 	"github.com/authproxy/authproxy/server/internal/store"
@@ -17,15 +17,18 @@ import (
 // Connecting is what the marketplace needs beyond reading: starting OAuth2 flows for the
 // signed-in user and checking API keys with the connector's probes before storing them.
 type Connecting struct {
-	// Begin starts an OAuth2 authorization code flow for the connection on behalf of the
-	// signed-in user and returns the URL to send the browser to; returnTo is the
-	// marketplace page to come back to.
-	Begin func(ctx context.Context, c *connection.Connection, actorID, returnTo string) (string, error)
-	// Reauthorize prepares a connection for a new authorization (keeping its id).
-	Reauthorize func(ctx context.Context, connectionID string) (*connection.Connection, bool, error)
+	// Flow runs the OAuth2 authorization code flows, which the marketplace begins for the
+	// signed-in user (their session required) and which come back to "my connections".
+	Flow *oauthflow.Flow
 	// Probes tries API keys with the connector's probes before they are stored (nil: keys
 	// are stored unchecked).
 	Probes *probe.Runner
+}
+
+// flowOptions bind a flow begun in the marketplace to the user's session and bring the
+// browser back to "my connections".
+func (s *Site) flowOptions(user string) oauthflow.Options {
+	return oauthflow.Options{User: user, RequireSession: true, ReturnTo: "/marketplace/connections"}
 }
 
 // verifier returns a connection.New.Verify that runs the connector's probes, if it has
@@ -143,13 +146,8 @@ func (s *Site) connect(w http.ResponseWriter, r *http.Request) {
 func (s *Site) afterConnect(w http.ResponseWriter, r *http.Request, c *connection.Connection, o *offer) {
 	sess := sessionFrom(r.Context())
 	if c.State == connection.Setup {
-		if s.Connecting.Begin == nil {
-			s.failed(w, r, marketplaceBase, errors.New("web: OAuth2 flows are not configured"))
-			return
-		}
-		u, err := s.Connecting.Begin(r.Context(), c, sess.ActorID, "/marketplace/connections")
+		u, err := s.Connecting.Flow.Authorize(r.Context(), c, sess.ActorID, s.flowOptions(sess.ActorID))
 		if err != nil {
-			_ = s.Connections.MarkFailed(context.WithoutCancel(r.Context()), c.ID, "starting the OAuth2 authorization failed")
 			s.connectAgain(w, r, o, nil, map[string]string{}, map[string]string{}, "Starting the authorization failed: "+problem.As(err).Detail)
 			return
 		}
@@ -322,22 +320,14 @@ func (s *Site) reconnect(w http.ResponseWriter, r *http.Request) {
 		s.recordVerified(r, c2, verified)
 		http.Redirect(w, r, "/marketplace/connections?"+url.Values{"connected": {c.ID}}.Encode(), http.StatusSeeOther)
 	case definition.AuthOAuth2:
-		if s.Connecting.Reauthorize == nil {
-			s.failed(w, r, marketplaceBase, errors.New("web: re-authorization is not configured"))
-			return
-		}
-		c2, needsFlow, err := s.Connecting.Reauthorize(r.Context(), c.ID)
+		user := sessionFrom(r.Context()).ActorID
+		_, u, err := s.Connecting.Flow.Reauthorize(r.Context(), c.ID, user, s.flowOptions(user))
 		if err != nil {
 			s.connectAgain(w, r, o, c, c.Config, map[string]string{}, "Reconnecting failed: "+problem.As(err).Detail)
 			return
 		}
-		if !needsFlow {
+		if u == "" { // client credentials: a new token was fetched at once
 			http.Redirect(w, r, "/marketplace/connections?"+url.Values{"connected": {c.ID}}.Encode(), http.StatusSeeOther)
-			return
-		}
-		u, err := s.Connecting.Begin(r.Context(), c2, sessionFrom(r.Context()).ActorID, "/marketplace/connections")
-		if err != nil {
-			s.connectAgain(w, r, o, c, c.Config, map[string]string{}, "Starting the authorization failed: "+problem.As(err).Detail)
 			return
 		}
 		http.Redirect(w, r, u, http.StatusSeeOther)

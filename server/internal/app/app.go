@@ -360,7 +360,7 @@ func (a *App) Handler(service string) (http.Handler, error) {
 			return nil, err
 		}
 		if service == Admin {
-			a.Site.RegisterAdmin(mux, &web.Admin{Actors: a.Actors, Namespaces: a.Namespaces, Keys: a.Keys,
+			a.Site.RegisterAdmin(mux, &web.Admin{Namespaces: a.Namespaces, Keys: a.Keys,
 				RequestLogs: a.RequestLogs, Queues: asynq.NewInspectorFromRedisClient(a.Redis)})
 		}
 		mux.Handle("/", h)

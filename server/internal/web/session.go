@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/authproxy/authproxy/server/internal/actor"
 	"github.com/authproxy/authproxy/server/internal/problem"
 	"github.com/authproxy/authproxy/server/internal/session"
 )
@@ -105,6 +106,14 @@ func (s *Site) toLogin(w http.ResponseWriter, r *http.Request, rl realm, reason 
 
 type sessionKey struct{}
 
+type actorKey struct{}
+
+// actorFrom is the signed-in actor as read for this request.
+func actorFrom(ctx context.Context) *actor.Actor {
+	v, _ := ctx.Value(actorKey{}).(*actor.Actor)
+	return v
+}
+
 func sessionFrom(ctx context.Context) *session.Session {
 	v, _ := ctx.Value(sessionKey{}).(*session.Session)
 	return v
@@ -125,9 +134,11 @@ func (s *Site) signedIn(rl realm, h http.HandlerFunc) http.HandlerFunc {
 			s.toLogin(w, r, rl, "expired")
 			return
 		}
+		var act *actor.Actor
 		if err == nil {
 			// A session ends with its actor.
-			if _, aerr := s.Broker.Actors.Get(r.Context(), sess.ActorID); aerr != nil {
+			var aerr error
+			if act, aerr = s.Broker.Actors.Get(r.Context(), sess.ActorID); aerr != nil {
 				if p := problem.As(aerr); p.Status == http.StatusNotFound {
 					_ = s.Sessions.Delete(r.Context(), c.Value)
 					s.setCookie(w, rl, "", -1)
@@ -155,7 +166,8 @@ func (s *Site) signedIn(rl realm, h http.HandlerFunc) http.HandlerFunc {
 				return
 			}
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, sess)))
+		ctx := context.WithValue(r.Context(), sessionKey{}, sess)
+		h(w, r.WithContext(context.WithValue(ctx, actorKey{}, act)))
 	}
 }
 

@@ -101,16 +101,20 @@ func (s *Server) CreateConnection(ctx context.Context, req api.CreateConnectionR
 		}
 		n.OwnerActorID = owner
 	}
-	var verified *probe.Report
+	var verified *probe.Verification
 	if b.Verify != nil && *b.Verify {
 		// The connector's probes run with the key before anything is written.
-		n.Verify = s.verifyKey(&verified)
+		v, err := s.verification()
+		if err != nil {
+			return nil, err
+		}
+		verified, n.Verify = v, v.Verify
 	}
 	c, err := s.connections.Create(ctx, n)
 	if err != nil {
 		return nil, err
 	}
-	c = s.recordVerified(ctx, c, verified)
+	c = verified.Record(ctx, c)
 	out := toAPIConnection(c)
 	if c.State == connection.Setup {
 		// An OAuth2 authorization code connection: the user authorizes it through the
@@ -171,10 +175,13 @@ func (s *Server) SetConnectionApiKey(ctx context.Context, req api.SetConnectionA
 	if err != nil {
 		return nil, err
 	}
-	var verified *probe.Report
+	var verified *probe.Verification
 	if req.Body.Verify != nil && *req.Body.Verify {
 		// The old key stays when the new one fails the connector's probes.
-		if err := s.verifyKey(&verified)(ctx, c, deref(req.Body.ApiKey)); err != nil {
+		if verified, err = s.verification(); err != nil {
+			return nil, err
+		}
+		if err := verified.Verify(ctx, c, deref(req.Body.ApiKey)); err != nil {
 			return nil, err
 		}
 	}
@@ -182,7 +189,7 @@ func (s *Server) SetConnectionApiKey(ctx context.Context, req api.SetConnectionA
 	if err != nil {
 		return nil, err
 	}
-	c = s.recordVerified(ctx, c, verified)
+	c = verified.Record(ctx, c)
 	return api.SetConnectionApiKey200JSONResponse(toAPIConnection(c)), nil
 }
 

@@ -41,27 +41,10 @@ func toAPIProbeReport(rep *probe.Report, c *connection.Connection) api.ProbeRepo
 	return out
 }
 
-// verifyKey returns the connection.New Verify hook that runs the connector's probes with
-// the candidate API key (probe.Runner.Verify) and keeps the report for recordVerified.
-func (s *Server) verifyKey(report **probe.Report) func(ctx context.Context, c *connection.Connection, apiKey string) error {
-	return func(ctx context.Context, c *connection.Connection, apiKey string) error {
-		if s.probes == nil {
-			return problem.New(http.StatusNotImplemented, "probes are not available on this server")
-		}
-		rep, err := s.probes.Verify(ctx, c, apiKey)
-		*report = rep
-		return err
+// verification is the check of a new API key that "verify": true asks for.
+func (s *Server) verification() (*probe.Verification, error) {
+	if s.probes == nil {
+		return nil, problem.New(http.StatusNotImplemented, "probes are not available on this server")
 	}
-}
-
-// recordVerified records a successful verification on the connection that now holds the
-// verified key; the connection as stored is returned when that fails.
-func (s *Server) recordVerified(ctx context.Context, c *connection.Connection, rep *probe.Report) *connection.Connection {
-	if rep == nil {
-		return c
-	}
-	if out, err := s.probes.Record(ctx, c, rep); err == nil {
-		return out
-	}
-	return c
+	return s.probes.NewVerification(false), nil
 }

@@ -271,3 +271,44 @@ func withoutQuery(s string) string {
 	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment, u.User = "", false, "", "", nil
 	return u.String()
 }
+
+// Verification tries a new API key with the connector's probes before it is stored (its
+// Verify is a connection.New.Verify hook) and, once a connection holds the key, records
+// the passed check so the connection is healthy at once (Record).
+type Verification struct {
+	runner *Runner
+	// IfProbes skips the check, instead of refusing it (422), when the connector has no
+	// probes: the marketplace checks whatever can be checked, the API's verify asks for it.
+	ifProbes bool
+	report   *Report
+}
+
+// NewVerification starts a verification; with ifProbes, connectors without probes are not
+// checked (and not refused).
+func (r *Runner) NewVerification(ifProbes bool) *Verification {
+	return &Verification{runner: r, ifProbes: ifProbes}
+}
+
+// Verify runs the probes of c with apiKey (see Runner.Verify) and keeps the report.
+func (v *Verification) Verify(ctx context.Context, c *connection.Connection, apiKey string) error {
+	if v.ifProbes {
+		if ps, err := v.runner.Probes(ctx, c); err != nil || len(ps) == 0 {
+			return err
+		}
+	}
+	rep, err := v.runner.Verify(ctx, c, apiKey)
+	v.report = rep
+	return err
+}
+
+// Record stores a passed check on c, which now holds the verified key, and returns c as
+// stored; without a check, or when recording fails (the worker probes it soon anyway), c.
+func (v *Verification) Record(ctx context.Context, c *connection.Connection) *connection.Connection {
+	if v == nil || v.report == nil {
+		return c
+	}
+	if out, err := v.runner.Record(ctx, c, v.report); err == nil {
+		return out
+	}
+	return c
+}

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -31,28 +30,12 @@ func (s *Site) flowOptions(user string) oauthflow.Options {
 	return oauthflow.Options{User: user, RequireSession: true, ReturnTo: "/marketplace/connections"}
 }
 
-// verifier returns a connection.New.Verify that runs the connector's probes, if it has
-// any, with the key, and keeps the report in *rep.
-func (s *Site) verifier(rep **probe.Report) func(ctx context.Context, c *connection.Connection, apiKey string) error {
-	return func(ctx context.Context, c *connection.Connection, apiKey string) error {
-		if ps, err := s.Connecting.Probes.Probes(ctx, c); err != nil || len(ps) == 0 {
-			return err
-		}
-		r, err := s.Connecting.Probes.Verify(ctx, c, apiKey)
-		*rep = r
-		return err
+// verification checks a new API key with the connector's probes, when it has any.
+func (s *Site) verification() *probe.Verification {
+	if s.Connecting.Probes == nil {
+		return nil
 	}
-}
-
-// recordVerified records a passed verification on the connection now holding the key, so
-// it shows healthy at once.
-func (s *Site) recordVerified(r *http.Request, c *connection.Connection, rep *probe.Report) {
-	if rep == nil {
-		return
-	}
-	if _, err := s.Connecting.Probes.Record(r.Context(), c, rep); err != nil {
-		s.logger().WarnContext(r.Context(), "web: recording the key's verification failed", "connection", c.ID, "error", err)
-	}
+	return s.Connecting.Probes.NewVerification(true)
 }
 
 func (s *Site) registerConnect(mux *http.ServeMux) {
@@ -124,9 +107,9 @@ func (s *Site) connect(w http.ResponseWriter, r *http.Request) {
 		}
 		n.APIKey = &key
 	}
-	var verified *probe.Report
-	if n.APIKey != nil && s.Connecting.Probes != nil {
-		n.Verify = s.verifier(&verified)
+	verified := s.verification()
+	if n.APIKey != nil && verified != nil {
+		n.Verify = verified.Verify
 	}
 	c, err := s.Connections.Create(r.Context(), n)
 	if err != nil {
@@ -137,7 +120,7 @@ func (s *Site) connect(w http.ResponseWriter, r *http.Request) {
 		s.connectAgain(w, r, o, nil, values, errs, msg)
 		return
 	}
-	s.recordVerified(r, c, verified)
+	c = verified.Record(r.Context(), c)
 	s.afterConnect(w, r, c, o)
 }
 
@@ -303,9 +286,9 @@ func (s *Site) reconnect(w http.ResponseWriter, r *http.Request) {
 			s.connectAgain(w, r, o, c, c.Config, map[string]string{"apiKey": "Enter the API key."}, "Check the highlighted fields.")
 			return
 		}
-		var verified *probe.Report
-		if s.Connecting.Probes != nil {
-			if err := s.verifier(&verified)(r.Context(), c, key); err != nil {
+		verified := s.verification()
+		if verified != nil {
+			if err := verified.Verify(r.Context(), c, key); err != nil {
 				errs, msg := fieldErrors(err)
 				s.connectAgain(w, r, o, c, c.Config, errs, msg)
 				return
@@ -317,7 +300,7 @@ func (s *Site) reconnect(w http.ResponseWriter, r *http.Request) {
 			s.connectAgain(w, r, o, c, c.Config, errs, msg)
 			return
 		}
-		s.recordVerified(r, c2, verified)
+		verified.Record(r.Context(), c2)
 		http.Redirect(w, r, "/marketplace/connections?"+url.Values{"connected": {c.ID}}.Encode(), http.StatusSeeOther)
 	case definition.AuthOAuth2:
 		user := sessionFrom(r.Context()).ActorID

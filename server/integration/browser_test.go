@@ -105,7 +105,14 @@ func step(t *testing.T, ctx context.Context, dir, name string, actions ...chrome
 	err := chromedp.Do(sctx, actions...)
 	var shot []byte
 	if err == nil {
-		shot, err = chromedp.Run(sctx, chromedp.FullScreenshot(100))
+		// A page still being laid out after a navigation has no size yet ("Cannot take
+		// screenshot with 0 width"): try again for a moment.
+		for range 20 {
+			if shot, err = chromedp.Run(sctx, chromedp.FullScreenshot(100)); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 	if err != nil {
 		loc, _ := chromedp.Run(ctx, chromedp.Location())
